@@ -1,0 +1,70 @@
+/*
+ * basemalloc public API. The libc names (malloc, free, ...) are exported by
+ * libbasemalloc.so; this header adds the bm_* names, which work the same way
+ * and also let a program read statistics and control the allocator.
+ */
+#ifndef BASEMALLOC_H
+#define BASEMALLOC_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void *bm_malloc(size_t size);
+void *bm_calloc(size_t n, size_t size);
+void *bm_realloc(void *ptr, size_t size);
+void bm_free(void *ptr);
+void *bm_aligned_alloc(size_t alignment, size_t size);
+int bm_posix_memalign(void **memptr, size_t alignment, size_t size);
+size_t bm_malloc_usable_size(const void *ptr);
+
+/*
+ * Extent hooks: a custom memory source for an arena's pages and its base's
+ * blocks. Every function returns 0 on success and non-zero on failure (alloc
+ * returns the memory or NULL). A NULL member means "not supported" (counts as
+ * a failure). Hooks may call malloc: basemalloc marks the thread as reentrant
+ * while a hook runs.
+ */
+typedef struct bm_extent_hooks_s bm_extent_hooks_t;
+struct bm_extent_hooks_s {
+	/* size bytes aligned to alignment; *zero / *commit say (in and out)
+	 * whether the memory is zeroed / committed. */
+	void *(*alloc)(bm_extent_hooks_t *h, void *new_addr, size_t size,
+	    size_t alignment, bool *zero, bool *commit, unsigned arena_ind);
+	int (*dalloc)(bm_extent_hooks_t *h, void *addr, size_t size,
+	    bool committed, unsigned arena_ind);
+	int (*commit)(bm_extent_hooks_t *h, void *addr, size_t size,
+	    size_t offset, size_t length, unsigned arena_ind);
+	int (*decommit)(bm_extent_hooks_t *h, void *addr, size_t size,
+	    size_t offset, size_t length, unsigned arena_ind);
+	int (*purge_lazy)(bm_extent_hooks_t *h, void *addr, size_t size,
+	    size_t offset, size_t length, unsigned arena_ind);
+	int (*purge_forced)(bm_extent_hooks_t *h, void *addr, size_t size,
+	    size_t offset, size_t length, unsigned arena_ind);
+	int (*split)(bm_extent_hooks_t *h, void *addr, size_t size,
+	    size_t size_a, size_t size_b, bool committed, unsigned arena_ind);
+	int (*merge)(bm_extent_hooks_t *h, void *addr_a, size_t size_a,
+	    void *addr_b, size_t size_b, bool committed, unsigned arena_ind);
+};
+
+/*
+ * Read and write allocator state by name (see README "bm_ctl names").
+ * oldp/oldlenp: where to copy the current value (NULL to skip); newp/newlen:
+ * the new value or an action's argument. Returns 0, or ENOENT (unknown name),
+ * EINVAL (wrong length), EPERM (read-only).
+ */
+int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+    size_t newlen);
+
+/* Write the statistics report through write_cb (NULL = stderr). opts: NULL or
+ * "" for text, "J" for JSON. */
+void bm_stats_print(void (*write_cb)(void *opaque, const char *text),
+    void *opaque, const char *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

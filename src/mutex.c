@@ -1,0 +1,187 @@
+/*
+ * mutex: pthread mutexes with a name, a rank and an owner, registered in one
+ * list for the fork protocol.
+ *
+ * Registry contract: mutex_init / mutex_destroy of allocator locks happen at
+ * bootstrap or with the arena-pool lock (rank ARENA_POOL) held. mutex_prefork
+ * first takes the locks of rank <= ARENA_POOL (static, never destroyed), which
+ * freezes the registry, then every other lock in rank order. The registry
+ * itself is guarded by a spin flag held only for list edits and walks.
+ *
+ * A lock owned by the forking thread (fork from a signal handler that
+ * interrupted the allocator) is skipped before fork and stays held after it:
+ * the interrupted frame releases it when the handler returns.
+ */
+#include "mutex.h"
+#include "log.h"
+
+#include <errno.h>
+
+static mutex_t *registry;
+static atomic_flag registry_busy = ATOMIC_FLAG_INIT;
+static __thread char mutex_self_tag;
+
+#ifdef BM_DEBUG
+#define MUTEX_MAX_HELD 16
+static __thread mutex_rank_t held_ranks[MUTEX_MAX_HELD];
+static __thread unsigned held_count;
+#endif
+
+static void *mutex_self(void) {
+	return &mutex_self_tag;
+}
+
+static void registry_lock(void) {
+	while (atomic_flag_test_and_set_explicit(&registry_busy,
+	    memory_order_acquire))
+		;
+}
+
+static void registry_unlock(void) {
+	atomic_flag_clear_explicit(&registry_busy, memory_order_release);
+}
+
+int mutex_init(mutex_t *m, const char *name, mutex_rank_t rank) {
+	if (pthread_mutex_init(&m->lock, NULL) != 0)
+		return EAGAIN;
+	atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
+	m->name = name;
+	m->rank = rank;
+	m->forked = false;
+	registry_lock();
+	m->reg_prev = NULL;
+	m->reg_next = registry;
+	if (registry != NULL)
+		registry->reg_prev = m;
+	registry = m;
+	registry_unlock();
+	return 0;
+}
+
+void mutex_destroy(mutex_t *m) {
+	registry_lock();
+	if (m->reg_prev != NULL)
+		m->reg_prev->reg_next = m->reg_next;
+	else
+		registry = m->reg_next;
+	if (m->reg_next != NULL)
+		m->reg_next->reg_prev = m->reg_prev;
+	registry_unlock();
+	pthread_mutex_destroy(&m->lock);
+}
+
+static void mutex_rank_push(mutex_t *m) {
+#ifdef BM_DEBUG
+	if (held_count > 0 && held_ranks[held_count - 1] >= m->rank)
+		log_fatal("lock order: taking \"%s\" (rank %u) after rank %u",
+		    m->name, (unsigned)m->rank,
+		    (unsigned)held_ranks[held_count - 1]);
+	if (held_count < MUTEX_MAX_HELD)
+		held_ranks[held_count] = m->rank;
+	held_count++;
+#else
+	(void)m;
+#endif
+}
+
+static void mutex_rank_pop(mutex_t *m) {
+#ifdef BM_DEBUG
+	if (held_count == 0)
+		log_fatal("unlocking \"%s\" that is not held", m->name);
+	held_count--;
+#else
+	(void)m;
+#endif
+}
+
+void mutex_lock(mutex_t *m) {
+	mutex_rank_push(m);
+	pthread_mutex_lock(&m->lock);
+	atomic_store_explicit(&m->owner, mutex_self(), memory_order_relaxed);
+}
+
+int mutex_trylock(mutex_t *m) {
+	if (pthread_mutex_trylock(&m->lock) != 0)
+		return EBUSY;
+	mutex_rank_push(m);
+	atomic_store_explicit(&m->owner, mutex_self(), memory_order_relaxed);
+	return 0;
+}
+
+void mutex_unlock(mutex_t *m) {
+	BM_ASSERT(mutex_held(m));
+	mutex_rank_pop(m);
+	atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool mutex_held(mutex_t *m) {
+	return atomic_load_explicit(&m->owner, memory_order_relaxed) ==
+	    mutex_self();
+}
+
+/* Take m for fork unless this thread already holds it. */
+static void mutex_fork_take(mutex_t *m) {
+	if (mutex_held(m)) {
+		m->forked = false;
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	atomic_store_explicit(&m->owner, mutex_self(), memory_order_relaxed);
+	m->forked = true;
+}
+
+/* Ranks <= ARENA_POOL: walk under the registry flag, but never block while
+ * holding it; restart the walk after each blocking acquisition. */
+static void mutex_prefork_early(mutex_rank_t rank) {
+	for (;;) {
+		mutex_t *want = NULL;
+		registry_lock();
+		for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
+			if (m->rank == rank && !m->forked && !mutex_held(m)) {
+				want = m;
+				break;
+			}
+		}
+		registry_unlock();
+		if (want == NULL)
+			return;
+		mutex_fork_take(want);
+	}
+}
+
+void mutex_prefork(void) {
+	for (mutex_t *m = registry; m != NULL; m = m->reg_next)
+		m->forked = false;
+	mutex_prefork_early(MUTEX_RANK_INIT);
+	mutex_prefork_early(MUTEX_RANK_ARENA_POOL);
+	registry_lock();
+	for (unsigned r = MUTEX_RANK_ARENA; r <= MUTEX_RANK_LEAF; r++) {
+		for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
+			if (m->rank == r)
+				mutex_fork_take(m);
+		}
+	}
+}
+
+void mutex_postfork_parent(void) {
+	for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
+		if (!m->forked)
+			continue;
+		m->forked = false;
+		atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
+		pthread_mutex_unlock(&m->lock);
+	}
+	registry_unlock();
+}
+
+void mutex_postfork_child(void) {
+	for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
+		if (!m->forked)
+			continue;
+		m->forked = false;
+		atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
+		pthread_mutex_init(&m->lock, NULL);
+	}
+	registry_unlock();
+}

@@ -1,0 +1,51 @@
+/*
+ * mutex: a lock with a name and a rank. Every initialised mutex is registered
+ * so that mutex_prefork can take all of them in rank order before fork() and
+ * release them after (parent) or reset them (child). A lock already held by
+ * the forking thread itself (fork from a signal handler that interrupted the
+ * allocator) is left alone: the interrupted code releases it when the handler
+ * returns, in the parent and in the child. Debug builds check that a thread
+ * takes locks in increasing rank.
+ */
+#ifndef BM_MUTEX_H
+#define BM_MUTEX_H
+
+#include "common.h"
+#include <pthread.h>
+
+/* Ranks: a thread holding a lock of rank r only takes locks of rank > r. */
+typedef enum {
+	MUTEX_RANK_INIT = 1,      /* bootstrap */
+	MUTEX_RANK_ARENA_POOL,    /* arena registry and abandoned pool */
+	MUTEX_RANK_ARENA,         /* an arena's page runs (extents) */
+	MUTEX_RANK_BASE,          /* an arena's base */
+	MUTEX_RANK_BASE_B0,       /* b0: rtree nodes, arena structs */
+	MUTEX_RANK_LEAF,          /* leaf locks that take nothing else */
+} mutex_rank_t;
+
+typedef struct mutex_s mutex_t;
+struct mutex_s {
+	pthread_mutex_t lock;
+	_Atomic(void *) owner;      /* identity of the holding thread, or NULL */
+	const char *name;
+	mutex_rank_t rank;
+	bool forked;                /* taken by mutex_prefork */
+	mutex_t *reg_next, *reg_prev;
+};
+
+/* Initialise and register m. 0 on success. */
+int mutex_init(mutex_t *m, const char *name, mutex_rank_t rank);
+/* Unregister m (it must not be held). */
+void mutex_destroy(mutex_t *m);
+void mutex_lock(mutex_t *m);
+void mutex_unlock(mutex_t *m);
+/* 0 when taken, EBUSY otherwise. */
+int mutex_trylock(mutex_t *m);
+/* True when the calling thread holds m. */
+bool mutex_held(mutex_t *m);
+/* Fork protocol over every registered mutex. */
+void mutex_prefork(void);
+void mutex_postfork_parent(void);
+void mutex_postfork_child(void);
+
+#endif

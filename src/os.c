@@ -1,0 +1,207 @@
+/*
+ * os: the only file that calls mmap, munmap, mremap and madvise, and the only
+ * one that reads system facts (THP mode from /sys, CPU count, clock). Every
+ * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
+ * read with open/read into a stack buffer: no stdio, no allocation.
+ */
+#include "os.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
+static unsigned os_cpus = 1;
+
+static _Atomic uint64_t n_mmap, n_munmap, n_madvise, n_mremap;
+static _Atomic uint64_t bytes_mapped, bytes_unmapped;
+#ifdef BM_FAULT_INJECT
+static _Atomic uint64_t fault_countdown;
+#endif
+
+#define COUNT(c, v) atomic_fetch_add_explicit(&(c), (v), memory_order_relaxed)
+
+static os_thp_mode_t os_read_thp_mode(void) {
+	char buf[128];
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
+	    O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return OS_THP_UNKNOWN;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return OS_THP_UNKNOWN;
+	buf[n] = '\0';
+	if (strstr(buf, "[always]"))
+		return OS_THP_ALWAYS;
+	if (strstr(buf, "[madvise]"))
+		return OS_THP_MADVISE;
+	if (strstr(buf, "[never]"))
+		return OS_THP_NEVER;
+	return OS_THP_UNKNOWN;
+}
+
+int os_boot(void) {
+	long ps = sysconf(_SC_PAGESIZE);
+	if (ps != (long)PAGE) {
+		log_warn("page size %ld is not supported (built for %zu)", ps,
+		    PAGE);
+		return EINVAL;
+	}
+	os_thp = os_read_thp_mode();
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		os_cpus = (unsigned)CPU_COUNT(&set);
+	return 0;
+}
+
+static int os_fault_now(void) {
+#ifdef BM_FAULT_INJECT
+	uint64_t c = atomic_load_explicit(&fault_countdown, memory_order_relaxed);
+	while (c != 0) {
+		if (atomic_compare_exchange_weak(&fault_countdown, &c, c - 1))
+			return c == 1;
+	}
+#endif
+	return 0;
+}
+
+void os_fault_inject(uint64_t nth) {
+#ifdef BM_FAULT_INJECT
+	atomic_store(&fault_countdown, nth);
+#else
+	(void)nth;
+#endif
+}
+
+void *os_map(size_t size) {
+	if (os_fault_now())
+		return NULL;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	COUNT(n_mmap, 1);
+	COUNT(bytes_mapped, size);
+	return p;
+}
+
+int os_unmap(void *addr, size_t size) {
+	if (munmap(addr, size) != 0)
+		return errno;
+	COUNT(n_munmap, 1);
+	COUNT(bytes_unmapped, size);
+	return 0;
+}
+
+/* Over-map by alignment - PAGE and unmap the misaligned head and tail. */
+static void *os_map_trimmed(size_t size, size_t alignment) {
+	size_t over = size + alignment - PAGE;
+	if (over < size)
+		return NULL;
+	char *p = os_map(over);
+	if (p == NULL)
+		return NULL;
+	char *aligned = (char *)ALIGN_UP((uintptr_t)p, alignment);
+	size_t lead = (size_t)(aligned - p);
+	size_t trail = over - lead - size;
+	if (lead != 0)
+		os_unmap(p, lead);
+	if (trail != 0)
+		os_unmap(aligned + size, trail);
+	return aligned;
+}
+
+void *os_map_aligned(size_t size, size_t alignment) {
+	if (alignment <= PAGE)
+		return os_map(size);
+	void *p = os_map(size);
+	if (p == NULL || ((uintptr_t)p & (alignment - 1)) == 0)
+		return p;
+	os_unmap(p, size);
+	return os_map_trimmed(size, alignment);
+}
+
+void *os_remap(void *addr, size_t old_size, size_t new_size) {
+	if (new_size > old_size && os_fault_now())
+		return NULL;
+	void *p = mremap(addr, old_size, new_size, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		return NULL;
+	COUNT(n_mremap, 1);
+	if (new_size > old_size)
+		COUNT(bytes_mapped, new_size - old_size);
+	else
+		COUNT(bytes_unmapped, old_size - new_size);
+	return p;
+}
+
+int os_commit(void *addr, size_t size) {
+	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+}
+
+int os_decommit(void *addr, size_t size) {
+	void *p = mmap(addr, size, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	return p == addr ? 0 : errno;
+}
+
+static int os_advise(void *addr, size_t size, int advice) {
+	COUNT(n_madvise, 1);
+	return madvise(addr, size, advice) == 0 ? 0 : errno;
+}
+
+int os_purge_forced(void *addr, size_t size) {
+	return os_advise(addr, size, MADV_DONTNEED);
+}
+
+int os_purge_lazy(void *addr, size_t size) {
+	return os_advise(addr, size, MADV_FREE);
+}
+
+int os_huge(void *addr, size_t size) {
+	return os_advise(addr, size, MADV_HUGEPAGE);
+}
+
+int os_nohuge(void *addr, size_t size) {
+	return os_advise(addr, size, MADV_NOHUGEPAGE);
+}
+
+os_thp_mode_t os_thp_mode(void) {
+	return os_thp;
+}
+
+const char *os_thp_mode_name(os_thp_mode_t mode) {
+	static const char *const names[] = { "always", "madvise", "never",
+	    "unknown" };
+	return mode <= OS_THP_UNKNOWN ? names[mode] : "unknown";
+}
+
+unsigned os_ncpus(void) {
+	return os_cpus;
+}
+
+uint64_t os_now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void os_stats_get(os_stats_t *out) {
+	out->n_mmap = atomic_load(&n_mmap);
+	out->n_munmap = atomic_load(&n_munmap);
+	out->n_madvise = atomic_load(&n_madvise);
+	out->n_mremap = atomic_load(&n_mremap);
+	out->bytes_mapped = atomic_load(&bytes_mapped);
+	out->bytes_unmapped = atomic_load(&bytes_unmapped);
+}
+
+int os_tid(void) {
+	return (int)syscall(SYS_gettid);
+}

@@ -1,0 +1,60 @@
+/*
+ * os: the only module that talks to the kernel about memory (mmap, munmap,
+ * mremap, madvise) and reads system facts (page size, THP mode, CPU count,
+ * monotonic clock). Every function is thread-safe and takes no lock.
+ * Every function returning int returns 0 on success, an errno value on failure.
+ */
+#ifndef BM_OS_H
+#define BM_OS_H
+
+#include "common.h"
+
+typedef enum {
+	OS_THP_ALWAYS = 0,   /* "[always] madvise never" */
+	OS_THP_MADVISE = 1,  /* "always [madvise] never": advice matters */
+	OS_THP_NEVER = 2,
+	OS_THP_UNKNOWN = 3,  /* no /sys file */
+} os_thp_mode_t;
+
+/* Read page size, THP mode and CPU count once. 0 on success. */
+int os_boot(void);
+/* Map size bytes of zeroed read-write memory; NULL on failure. */
+void *os_map(size_t size);
+/* Map size bytes aligned to alignment (power of two >= PAGE) by over-mapping
+ * and trimming; NULL on failure. */
+void *os_map_aligned(size_t size, size_t alignment);
+/* Unmap. */
+int os_unmap(void *addr, size_t size);
+/* Grow or shrink a mapping, moving it if needed; NULL on failure. */
+void *os_remap(void *addr, size_t old_size, size_t new_size);
+/* Make pages accessible again / inaccessible (PROT_NONE), keeping the range. */
+int os_commit(void *addr, size_t size);
+int os_decommit(void *addr, size_t size);
+/* MADV_DONTNEED: pages read back as zero afterwards. */
+int os_purge_forced(void *addr, size_t size);
+/* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
+int os_purge_lazy(void *addr, size_t size);
+/* MADV_HUGEPAGE / MADV_NOHUGEPAGE. */
+int os_huge(void *addr, size_t size);
+int os_nohuge(void *addr, size_t size);
+/* The system THP mode read at boot. */
+os_thp_mode_t os_thp_mode(void);
+/* Name of a THP mode ("always", "madvise", "never", "unknown"). */
+const char *os_thp_mode_name(os_thp_mode_t mode);
+/* Online CPUs (>= 1). */
+unsigned os_ncpus(void);
+/* Monotonic time in nanoseconds (coarse clock, cheap). */
+uint64_t os_now_ns(void);
+/* Counters of kernel calls made through this module since start. */
+typedef struct {
+	uint64_t n_mmap, n_munmap, n_madvise, n_mremap;
+	uint64_t bytes_mapped, bytes_unmapped;
+} os_stats_t;
+void os_stats_get(os_stats_t *out);
+/* Test hook: make the n-th os_map/os_map_aligned from now fail (0 = never);
+ * only in builds with BM_FAULT_INJECT, otherwise ignored. */
+void os_fault_inject(uint64_t nth);
+/* Current thread's kernel id (gettid), used for lock ownership. */
+int os_tid(void);
+
+#endif
