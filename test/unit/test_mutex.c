@@ -1,0 +1,138 @@
+/*
+ * test_mutex: lock/unlock/trylock/held, and the fork protocol: a child forked
+ * while another thread held a registered lock can take it after
+ * mutex_postfork_child; the parent can take it after mutex_postfork_parent.
+ */
+#include "test.h"
+#include "mutex.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static mutex_t m_arena, m_base;
+static atomic_int churn_stop, churn_rounds;
+
+static void test_basic(void) {
+	test_begin("mutex: lock, trylock, held");
+	CHECK(mutex_init(&m_arena, "test-arena", MUTEX_RANK_ARENA) == 0);
+	CHECK(mutex_init(&m_base, "test-base", MUTEX_RANK_BASE) == 0);
+	CHECK(!mutex_held(&m_arena));
+	mutex_lock(&m_arena);
+	CHECK(mutex_held(&m_arena));
+	mutex_lock(&m_base);
+	CHECK(mutex_held(&m_base));
+	mutex_unlock(&m_base);
+	mutex_unlock(&m_arena);
+	CHECK(!mutex_held(&m_arena));
+	CHECK(mutex_trylock(&m_base) == 0);
+	CHECK(mutex_held(&m_base));
+	mutex_unlock(&m_base);
+	test_end();
+}
+
+/* Takes and releases m_base in a loop until told to stop. */
+static void *churner(void *arg) {
+	(void)arg;
+	while (atomic_load(&churn_stop) == 0) {
+		mutex_lock(&m_arena);
+		mutex_lock(&m_base);
+		atomic_fetch_add(&churn_rounds, 1);
+		mutex_unlock(&m_base);
+		mutex_unlock(&m_arena);
+	}
+	return NULL;
+}
+
+/* In the child: both locks the churner was cycling must be free. */
+static int child_body(void) {
+	mutex_postfork_child();
+	if (mutex_held(&m_base) || mutex_held(&m_arena))
+		return 2;
+	if (mutex_trylock(&m_arena) != 0)
+		return 3;
+	if (mutex_trylock(&m_base) != 0)
+		return 4;
+	mutex_unlock(&m_base);
+	mutex_unlock(&m_arena);
+	return 0;
+}
+
+static void test_fork(void) {
+	test_begin("mutex: fork while another thread cycles the locks");
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, churner, NULL) == 0);
+	while (atomic_load(&churn_rounds) < 100)
+		sched_yield();
+	unsigned bad = 0;
+	for (int i = 0; i < 20; i++) {
+		mutex_prefork();
+		bad += !mutex_held(&m_base) || !mutex_held(&m_arena);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(child_body());
+		mutex_postfork_parent();
+		int status = 0;
+		if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			bad++;
+	}
+	CHECKF(bad == 0, "%u of 20 forks went wrong", bad);
+	atomic_store(&churn_stop, 1);
+	pthread_join(t, NULL);
+	CHECK(!mutex_held(&m_base));
+	CHECK(mutex_trylock(&m_base) == 0);
+	mutex_unlock(&m_base);
+	test_end();
+}
+
+/* In the child: the lock the forking thread held stays held by it. */
+static int child_self_body(void) {
+	mutex_postfork_child();
+	if (!mutex_held(&m_base))
+		return 2;
+	mutex_unlock(&m_base);
+	return mutex_trylock(&m_base) == 0 ? 0 : 3;
+}
+
+static void test_fork_self_held(void) {
+	test_begin("mutex: a lock held by the forking thread stays with it");
+	mutex_lock(&m_base);
+	mutex_prefork();
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_self_body());
+	mutex_postfork_parent();
+	CHECK(mutex_held(&m_base));
+	mutex_unlock(&m_base);
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	CHECK(mutex_trylock(&m_base) == 0);
+	mutex_unlock(&m_base);
+	test_end();
+}
+
+static void test_destroy(void) {
+	test_begin("mutex: a destroyed lock leaves the fork protocol");
+	mutex_t tmp;
+	CHECK(mutex_init(&tmp, "test-tmp", MUTEX_RANK_LEAF) == 0);
+	mutex_destroy(&tmp);
+	/* If tmp were still registered, prefork would lock freed state. */
+	memset(&tmp, 0xff, sizeof(tmp));
+	mutex_prefork();
+	mutex_postfork_parent();
+	CHECK(mutex_trylock(&m_arena) == 0);
+	mutex_unlock(&m_arena);
+	test_end();
+}
+
+int main(void) {
+	test_basic();
+	test_fork();
+	test_fork_self_held();
+	test_destroy();
+	return test_finish();
+}
