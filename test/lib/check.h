@@ -1,0 +1,242 @@
+/*
+ * check.h: the small harness of the LD_PRELOAD-level C/C++ tests (header only).
+ * A check is a function returning CHECK_OK; CHECK() prints the failed
+ * condition and returns CHECK_FAILED; NOT_APPLICABLE() returns CHECK_NA.
+ * check_main() runs every check in its own forked child with a watchdog, so a
+ * crash or a hang fails that one check, and prints one line per check:
+ * "PASS name", "FAIL name: why" or "N/A name"; it exits 1 if any failed.
+ * Also: a deterministic PRNG, fill/verify patterns, VmRSS, preload detection.
+ */
+#ifndef BM_TEST_CHECK_H
+#define BM_TEST_CHECK_H
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { CHECK_OK = 0, CHECK_FAILED = 1, CHECK_NA = 77 };
+
+/* Print "  # file:line: cond [detail]" and fail the current check. The
+ * optional arguments are a printf format and its values. */
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		printf("  # %s:%d: %s ", __FILE__, __LINE__, #cond); \
+		check_note(0, "" __VA_ARGS__); \
+		return CHECK_FAILED; \
+	} \
+} while (0)
+
+#define NOT_APPLICABLE(why) do { \
+	printf("  # not applicable: %s\n", why); \
+	fflush(stdout); \
+	return CHECK_NA; \
+} while (0)
+
+/* Print the detail of a failed CHECK (fmt may be ""), end the line. */
+static inline void check_note(int unused, const char *fmt, ...)
+{
+	va_list ap;
+	(void)unused;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+typedef int (*check_fn_t)(void);
+struct check_s {
+	const char *name;
+	check_fn_t fn;
+};
+#define CHECK_ENTRY(f) { #f, f }
+
+/* 1 when the runner preloaded basemalloc (BM_TEST_PRELOAD=1). */
+static inline int check_expect_preload(void)
+{
+	const char *s = getenv("BM_TEST_PRELOAD");
+	return s != NULL && strcmp(s, "1") == 0;
+}
+
+/* The shared object that defines symbol name (as the program resolves it). */
+static inline const char *check_symbol_owner(const char *name)
+{
+	Dl_info info;
+	void *sym = dlsym(RTLD_DEFAULT, name);
+	if (sym == NULL || dladdr(sym, &info) == 0 || info.dli_fname == NULL)
+		return "";
+	return info.dli_fname;
+}
+
+/* Resident set size in KiB from /proc/self/status, or -1. */
+static inline long check_rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kib = strtol(line + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kib;
+}
+
+/* splitmix64: a deterministic PRNG; state is any 64-bit seed. */
+static inline uint64_t check_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* The seed: BM_TEST_SEED from the environment, else a fixed default. */
+static inline uint64_t check_seed(void)
+{
+	const char *s = getenv("BM_TEST_SEED");
+	return s != NULL ? strtoull(s, NULL, 0) : 0x5eedba5eULL;
+}
+
+/* The pattern keyed by tag is a sequence of 64-bit words, stored little
+ * endian: word w is check_pattern_word(tag, w), byte i is byte i % 8 of
+ * word i / 8. */
+static inline uint64_t check_pattern_word(uint64_t tag, size_t w)
+{
+	uint64_t x = (tag * 0x100000001b3ULL) ^ ((uint64_t)w * 0x9e3779b97f4a7c15ULL);
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return x ^ (x >> 29);
+}
+
+static inline unsigned char check_pattern_byte(uint64_t tag, size_t i)
+{
+	return (unsigned char)(check_pattern_word(tag, i / 8) >> ((i % 8) * 8));
+}
+
+static inline void check_fill(void *p, size_t n, uint64_t tag)
+{
+	unsigned char *c = (unsigned char *)p;
+	size_t w;
+	for (w = 0; w < n / 8; w++) {
+		uint64_t x = check_pattern_word(tag, w);
+		memcpy(c + w * 8, &x, 8);
+	}
+	for (size_t i = w * 8; i < n; i++)
+		c[i] = check_pattern_byte(tag, i);
+}
+
+/* Offset of the first byte that differs from the pattern, or -1. */
+static inline long check_verify(const void *p, size_t n, uint64_t tag)
+{
+	const unsigned char *c = (const unsigned char *)p;
+	size_t w;
+	for (w = 0; w < n / 8; w++) {
+		uint64_t x = check_pattern_word(tag, w), y;
+		memcpy(&y, c + w * 8, 8);
+		if (x != y)
+			break;
+	}
+	for (size_t i = w * 8; i < n; i++)
+		if (c[i] != check_pattern_byte(tag, i))
+			return (long)i;
+	return -1;
+}
+
+/* Offset of the first byte of p[0..n) that is not b, or -1. */
+static inline long check_all_bytes(const void *p, size_t n, unsigned char b)
+{
+	const unsigned char *c = (const unsigned char *)p;
+	uint64_t word = 0x0101010101010101ULL * b, x;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, c + i, 8);
+		if (x != word)
+			break;
+	}
+	for (; i < n; i++)
+		if (c[i] != b)
+			return (long)i;
+	return -1;
+}
+
+static inline int check_selected(const char *name, int argc, char **argv)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Run one check in a child process; print its verdict; 1 if it failed. */
+static inline int check_run_one(const struct check_s *c, unsigned timeout_s)
+{
+	int status;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		printf("FAIL %s: fork: %s\n", c->name, strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		alarm(timeout_s);
+		int r = c->fn();
+		fflush(stdout);
+		_exit(r);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			printf("FAIL %s: waitpid: %s\n", c->name, strerror(errno));
+			return 1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECK_OK) {
+		printf("PASS %s\n", c->name);
+		return 0;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECK_NA) {
+		printf("N/A %s\n", c->name);
+		return 0;
+	}
+	if (WIFEXITED(status))
+		printf("FAIL %s: exit status %d\n", c->name, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		printf("FAIL %s: timed out after %u s (hang or deadlock)\n", c->name, timeout_s);
+	else if (WIFSIGNALED(status))
+		printf("FAIL %s: killed by signal %d (%s)\n", c->name,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	return 1;
+}
+
+/* Run the checks (all, or those named in argv); returns the exit status. */
+static inline int check_main(const struct check_s *checks, size_t n, int argc,
+    char **argv)
+{
+	int failed = 0;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < n; i++)
+		if (check_selected(checks[i].name, argc, argv))
+			failed += check_run_one(&checks[i], 60);
+	return failed != 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
