@@ -29,25 +29,25 @@ build/debug/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
 build/fault/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
 	$(CC) $(ALL_CFLAGS) -DBM_FAULT_INJECT -c $< -o $@
 build/preload.o: preload/preload.c $(wildcard src/*.h) include/basemalloc.h | build
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -fexceptions -c $< -o $@
 build:
 	mkdir -p build build/debug build/fault
 
 libbasemalloc.so: $(OBJS) build/preload.o preload/export.map
 	$(CC) -shared -o $@ $(OBJS) build/preload.o -Wl,--version-script=preload/export.map \
-		-Wl,-z,now -Wl,-z,nodelete $(LDLIBS)
+		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 # A build with invariant checks and lock-rank checking.
 debug: build/libbasemalloc-debug.so
 build/libbasemalloc-debug.so: $(DOBJS) build/preload.o preload/export.map
 	$(CC) -shared -o $@ $(DOBJS) build/preload.o -Wl,--version-script=preload/export.map \
-		-Wl,-z,now -Wl,-z,nodelete $(LDLIBS)
+		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 # A build whose os layer can be told to fail the Nth map (fault injection).
 fault: build/libbasemalloc-fault.so
 build/libbasemalloc-fault.so: $(FOBJS) build/preload.o preload/export.map
 	$(CC) -shared -o $@ $(FOBJS) build/preload.o -Wl,--version-script=preload/export.map \
-		-Wl,-z,now -Wl,-z,nodelete $(LDLIBS)
+		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 test: all
 	@bash test/run

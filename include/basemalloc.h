@@ -13,6 +13,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 void *bm_malloc(size_t size);
 void *bm_calloc(size_t n, size_t size);
 void *bm_realloc(void *ptr, size_t size);
@@ -20,6 +22,14 @@ void bm_free(void *ptr);
 void *bm_aligned_alloc(size_t alignment, size_t size);
 int bm_posix_memalign(void **memptr, size_t alignment, size_t size);
 size_t bm_malloc_usable_size(const void *ptr);
+void *bm_memalign(size_t alignment, size_t size);
+void *bm_valloc(size_t size);
+void *bm_pvalloc(size_t size);
+void *bm_reallocarray(void *ptr, size_t n, size_t size);
+void bm_free_sized(void *ptr, size_t size);
+void bm_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+/* Purge every arena's dirty pages now; returns 1 if memory was released. */
+int bm_malloc_trim(size_t pad);
 
 /*
  * Extent hooks: a custom memory source for an arena's pages and its base's
@@ -63,6 +73,8 @@ int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
  * "" for text, "J" for JSON. */
 void bm_stats_print(void (*write_cb)(void *opaque, const char *text),
     void *opaque, const char *opts);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

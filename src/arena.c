@@ -1,0 +1,275 @@
+/*
+ * arena: bins, the slab life cycle, large and huge runs, and the pool of
+ * abandoned arenas. Bins and the slab cache are touched by the owning thread
+ * only; pages_t has its own lock; the pool and registry take pool_lock.
+ * Slab states: CURRENT (bin->cur), PARTIAL (bin->partial list), FULL (on no
+ * list; `full` set so remote freers queue it on remote_slabs), SPARE.
+ */
+#include "arena.h"
+#include "log.h"
+#include "mutex.h"
+
+slab_t arena_slab_empty;
+
+static mutex_t pool_lock;
+static arena_t *pool;
+static unsigned pool_count;
+static arena_t *arenas[ARENAS_MAX];
+static _Atomic unsigned narenas;
+static uint32_t bin_slab_size[SZ_NSMALL];
+
+#define SLAB_MIN ((size_t)64 << 10)
+#define SLAB_MAX ((size_t)256 << 10)
+
+/* The smallest slab (64..256 KiB) that wastes at most 1/16 of itself. */
+static uint32_t arena_slab_size_pick(size_t bs) {
+	size_t ss = SLAB_MIN;
+	while (ss < SLAB_MAX && (ss % bs) * 16 > ss)
+		ss *= 2;
+	return (uint32_t)ss;
+}
+
+int arena_boot(void) {
+	for (unsigned i = 0; i < SZ_NSMALL; i++)
+		bin_slab_size[i] = arena_slab_size_pick(sz_index2size(i));
+	arena_slab_empty.state = SLAB_CURRENT;
+	return mutex_init(&pool_lock, "arena.pool", MUTEX_RANK_ARENA_POOL);
+}
+
+static arena_t *arena_create(unsigned ind) {
+	base_t *b = base_new(ind, NULL);
+	if (b == NULL)
+		return NULL;
+	arena_t *a = base_alloc(b, sizeof(arena_t), CACHELINE);
+	if (a == NULL || pages_init(&a->pages, b, a) != 0) {
+		base_delete(b);
+		return NULL;
+	}
+	a->ind = ind;
+	a->base = b;
+	for (unsigned i = 0; i < SZ_NSMALL; i++) {
+		a->bins[i].cur = &arena_slab_empty;
+		a->bins[i].slab_size = bin_slab_size[i];
+	}
+	return a;
+}
+
+arena_t *arena_acquire(void) {
+	mutex_lock(&pool_lock);
+	arena_t *a = pool;
+	if (a != NULL) {
+		pool = a->pool_next;
+		pool_count--;
+	} else {
+		unsigned n = atomic_load_explicit(&narenas, memory_order_relaxed);
+		if (n < ARENAS_MAX && (a = arena_create(n)) != NULL) {
+			arenas[n] = a;
+			atomic_store_explicit(&narenas, n + 1,
+			    memory_order_release);
+		}
+	}
+	mutex_unlock(&pool_lock);
+	return a;
+}
+
+void arena_release(arena_t *a) {
+	mutex_lock(&pool_lock);
+	a->pool_next = pool;
+	pool = a;
+	pool_count++;
+	mutex_unlock(&pool_lock);
+}
+
+unsigned arena_count(void) {
+	return atomic_load_explicit(&narenas, memory_order_acquire);
+}
+
+unsigned arena_count_abandoned(void) {
+	mutex_lock(&pool_lock);
+	unsigned n = pool_count;
+	mutex_unlock(&pool_lock);
+	return n;
+}
+
+arena_t *arena_get(unsigned i) {
+	return i < arena_count() ? arenas[i] : NULL;
+}
+
+void arena_purge_all(void) {
+	unsigned n = arena_count();
+	for (unsigned i = 0; i < n; i++)
+		pages_purge(&arenas[i]->pages, true);
+}
+
+static void partial_push(bin_t *bin, slab_t *s) {
+	s->state = SLAB_PARTIAL;
+	s->prev = NULL;
+	s->next = bin->partial;
+	if (s->next != NULL)
+		s->next->prev = s;
+	bin->partial = s;
+}
+
+static void partial_unlink(bin_t *bin, slab_t *s) {
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		bin->partial = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+}
+
+/* A fresh slab for bin ind: the spare, or a new run. */
+static slab_t *arena_slab_new(arena_t *a, unsigned ind) {
+	bin_t *bin = &a->bins[ind];
+	slab_t *s = bin->spare;
+	if (s != NULL) {
+		bin->spare = NULL;
+		return s;
+	}
+	s = a->slab_cache;
+	if (s != NULL)
+		a->slab_cache = s->next;
+	else if ((s = base_alloc(a->base, sizeof(slab_t), CACHELINE)) == NULL)
+		return NULL;
+	bool zeroed;
+	if (extent_run_alloc(&a->pages, &s->ext, bin->slab_size, PAGE,
+	    EXTENT_SLAB, &zeroed) == NULL) {
+		s->next = a->slab_cache;
+		a->slab_cache = s;
+		return NULL;
+	}
+	slab_init(s, ind, sz_index2size(ind));
+	bin->nslabs++;
+	return s;
+}
+
+/* An empty slab that is not current: keep it as the spare or free it. */
+static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
+	if (bin->spare == NULL) {
+		s->state = SLAB_SPARE;
+		bin->spare = s;
+		return;
+	}
+	bin->nslabs--;
+	extent_run_free(&a->pages, &s->ext, false);
+	s->next = a->slab_cache;
+	a->slab_cache = s;
+}
+
+/* Re-file slab s after blocks came back to it (local or collected). */
+static void arena_slab_refile(arena_t *a, slab_t *s) {
+	bin_t *bin = &a->bins[s->ext.szind];
+	if (s->state == SLAB_FULL && s->free != NULL) {
+		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
+		partial_push(bin, s);
+	}
+	if (s->used == 0 && s->state == SLAB_PARTIAL) {
+		partial_unlink(bin, s);
+		arena_slab_retire_empty(a, bin, s);
+	}
+}
+
+void arena_free_local_slow(arena_t *a, slab_t *s) {
+	arena_slab_refile(a, s);
+}
+
+/* Collect the remote frees of every slab queued on the arena. */
+static void arena_drain_remote(arena_t *a) {
+	if (atomic_load_explicit(&a->remote_slabs, memory_order_relaxed) == NULL)
+		return;
+	slab_t *q = atomic_exchange_explicit(&a->remote_slabs, NULL,
+	    memory_order_acquire);
+	while (q != NULL) {
+		slab_t *s = q;
+		q = s->qnext;
+		atomic_store_explicit(&s->queued, 0, memory_order_seq_cst);
+		if (s->ext.kind != EXTENT_SLAB)
+			continue;  /* recycled since it was queued */
+		atomic_fetch_add_explicit(&a->remote_frees, slab_collect(s),
+		    memory_order_relaxed);
+		arena_slab_refile(a, s);
+	}
+}
+
+void arena_free_remote(slab_t *s, void *p) {
+	if (!slab_free_remote(s, p))
+		return;
+	arena_t *a = s->ext.owner;
+	slab_t *head = atomic_load_explicit(&a->remote_slabs,
+	    memory_order_relaxed);
+	do {
+		s->qnext = head;
+	} while (!atomic_compare_exchange_weak_explicit(&a->remote_slabs, &head,
+	    s, memory_order_release, memory_order_relaxed));
+}
+
+/* The current slab ran dry: mark it full unless remote frees arrived
+ * meanwhile (then they are collected and it stays current). Returns a block
+ * or NULL. */
+static void *arena_slab_retire_full(slab_t *s) {
+	atomic_store_explicit(&s->full, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&s->remote_free, memory_order_seq_cst) != NULL) {
+		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
+		slab_collect(s);
+		return slab_alloc(s);
+	}
+	s->state = SLAB_FULL;
+	return NULL;
+}
+
+/* Refill the current slab from its own frees or untouched blocks. */
+static void *arena_slab_refill(slab_t *s) {
+	if (slab_collect(s) == 0)
+		slab_extend(s);
+	return slab_alloc(s);
+}
+
+void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
+	bin_t *bin = &a->bins[ind];
+	slab_t *s = bin->cur;
+	void *p;
+	bin->nrequests++;
+	if (s != &arena_slab_empty) {
+		if ((p = arena_slab_refill(s)) != NULL ||
+		    (p = arena_slab_retire_full(s)) != NULL)
+			return p;
+		bin->cur = &arena_slab_empty;
+	}
+	arena_drain_remote(a);
+	s = bin->partial;
+	if (s != NULL)
+		partial_unlink(bin, s);
+	else if ((s = arena_slab_new(a, ind)) == NULL)
+		return NULL;
+	s->state = SLAB_CURRENT;
+	bin->cur = s;
+	if ((p = slab_alloc(s)) != NULL)
+		return p;
+	return arena_slab_refill(s);
+}
+
+void *arena_malloc_large(arena_t *a, unsigned ind, size_t alignment,
+    bool *zeroed) {
+	extent_t *e = extent_run_alloc(&a->pages, NULL, sz_index2size(ind),
+	    alignment, EXTENT_LARGE, zeroed);
+	if (e == NULL)
+		return NULL;
+	e->szind = (uint16_t)ind;
+	a->n_large++;
+	a->n_large_bytes += e->size;
+	return (void *)e->addr;
+}
+
+void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
+	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
+	return e != NULL ? (void *)e->addr : NULL;
+}
+
+void arena_free_run(extent_t *e) {
+	arena_t *a = e->owner;
+	if (e->kind == EXTENT_LARGE)
+		extent_run_free(&a->pages, e, true);
+	else
+		extent_huge_free(&a->pages, e);
+}

@@ -1,0 +1,415 @@
+/*
+ * extent: the page runs of one arena. Free runs sit in size bins (by the
+ * floor page-size class; a bitmap finds the first non-empty bin) and, while
+ * dirty, on a dirty list ordered by age. Coalescing looks the neighbours up
+ * in the rtree: a free run's first and last pages point at it.
+ * Every extern function takes pages_t.lock; static helpers expect it held.
+ */
+#include "extent.h"
+#include "conf.h"
+#include "log.h"
+#include "os.h"
+#include "rtree.h"
+#include "sz.h"
+
+#include <errno.h>
+
+static unsigned pages_bin_floor(size_t size) {
+	unsigned ind = sz_psz2ind(size);
+	if (sz_pind2sz(ind) > size)
+		ind--;
+	return MIN(ind, PAGES_NBINS - 1);
+}
+
+static unsigned pages_bin_ceil(size_t size) {
+	return MIN(sz_psz2ind(size), PAGES_NBINS - 1);
+}
+
+int pages_init(pages_t *p, base_t *base, void *owner) {
+	p->base = base;
+	p->owner = owner;
+	p->dirty.dnext = p->dirty.dprev = &p->dirty;
+	return mutex_init(&p->lock, "arena.pages", MUTEX_RANK_ARENA);
+}
+
+static extent_t *desc_get_locked(pages_t *p) {
+	extent_t *e = p->desc_cache;
+	if (e != NULL) {
+		p->desc_cache = e->next;
+		return e;
+	}
+	return base_alloc(p->base, sizeof(extent_t), CACHELINE);
+}
+
+static void desc_put_locked(pages_t *p, extent_t *e) {
+	e->kind = 0;
+	e->next = p->desc_cache;
+	p->desc_cache = e;
+}
+
+extent_t *extent_desc_get(pages_t *p) {
+	mutex_lock(&p->lock);
+	extent_t *e = desc_get_locked(p);
+	mutex_unlock(&p->lock);
+	return e;
+}
+
+void extent_desc_put(pages_t *p, extent_t *e) {
+	mutex_lock(&p->lock);
+	desc_put_locked(p, e);
+	mutex_unlock(&p->lock);
+}
+
+static void dirty_link(pages_t *p, extent_t *e) {
+	e->dprev = p->dirty.dprev;
+	e->dnext = &p->dirty;
+	p->dirty.dprev->dnext = e;
+	p->dirty.dprev = e;
+	p->stats.dirty += e->size;
+}
+
+static void dirty_unlink(pages_t *p, extent_t *e) {
+	e->dprev->dnext = e->dnext;
+	e->dnext->dprev = e->dprev;
+	p->stats.dirty -= e->size;
+}
+
+/* Put free run e into its bin (and the dirty list); register its ends. */
+static void run_insert(pages_t *p, extent_t *e) {
+	unsigned b = pages_bin_floor(e->size);
+	e->kind = EXTENT_FREE;
+	e->owner = p->owner;
+	e->prev = NULL;
+	e->next = p->bins[b];
+	if (e->next != NULL)
+		e->next->prev = e;
+	p->bins[b] = e;
+	p->nonempty |= (uint64_t)1 << b;
+	if (e->dirty)
+		dirty_link(p, e);
+	rtree_set((void *)e->addr, e);
+	rtree_set((void *)(e->addr + e->size - PAGE), e);
+}
+
+/* Take free run e out of its bin and the dirty list; clear its ends. */
+static void run_remove(pages_t *p, extent_t *e) {
+	unsigned b = pages_bin_floor(e->size);
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		p->bins[b] = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	if (p->bins[b] == NULL)
+		p->nonempty &= ~((uint64_t)1 << b);
+	if (e->dirty)
+		dirty_unlink(p, e);
+	rtree_set((void *)e->addr, NULL);
+	rtree_set((void *)(e->addr + e->size - PAGE), NULL);
+}
+
+/* A free run of this arena whose page holds addr, or NULL. */
+static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
+	extent_t *n = rtree_lookup((void *)addr);
+	if (n == NULL || n->kind != EXTENT_FREE || n->owner != p->owner)
+		return NULL;
+	return n;
+}
+
+/* Fold b (the run right after a) into a; b's descriptor is recycled. */
+static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
+	if (b->dirty && (!a->dirty || b->dirty_since < a->dirty_since))
+		a->dirty_since = b->dirty_since;
+	a->dirty |= b->dirty;
+	a->size += b->size;
+	desc_put_locked(p, b);
+}
+
+/* Merge the unlisted free run e with free neighbours; returns the result
+ * (not yet inserted). */
+static extent_t *run_coalesce(pages_t *p, extent_t *e) {
+	extent_t *prev = e->addr >= PAGE ? run_neighbour(p, e->addr - PAGE)
+	    : NULL;
+	if (prev != NULL) {
+		run_remove(p, prev);
+		run_absorb(p, prev, e);
+		e = prev;
+	}
+	extent_t *next = run_neighbour(p, e->addr + e->size);
+	if (next != NULL) {
+		run_remove(p, next);
+		run_absorb(p, e, next);
+	}
+	return e;
+}
+
+/* First run that holds need bytes: the head of the first non-empty bin of
+ * a class >= need; the last bin holds any size, so it is searched. */
+static extent_t *run_find(pages_t *p, size_t need) {
+	uint64_t mask = p->nonempty & (~(uint64_t)0 << pages_bin_ceil(need));
+	while (mask != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(mask);
+		for (extent_t *e = p->bins[i]; e != NULL; e = e->next) {
+			if (e->size >= need)
+				return e;
+		}
+		mask &= mask - 1;
+	}
+	return NULL;
+}
+
+/* Map a chunk that holds need bytes and list it as a clean free run. */
+static extent_t *pages_chunk_map(pages_t *p, size_t need) {
+	size_t size = MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
+	extent_t *e = desc_get_locked(p);
+	if (e == NULL)
+		return NULL;
+	void *addr = os_map(size);
+	if (addr == NULL || rtree_reserve(addr, size) != 0) {
+		if (addr != NULL)
+			os_unmap(addr, size);
+		desc_put_locked(p, e);
+		return NULL;
+	}
+	p->stats.mapped += size;
+	e->addr = (uintptr_t)addr;
+	e->size = size;
+	e->dirty = 0;
+	e = run_coalesce(p, e);
+	run_insert(p, e);
+	return e;
+}
+
+static uint64_t pages_decay_ns(void) {
+	return opt_dirty_decay_ms < 0 ? UINT64_MAX
+	    : (uint64_t)opt_dirty_decay_ms * 1000000u;
+}
+
+/* Purge from the oldest dirty run: everything when force; else runs past
+ * the decay time, and while over dirty_max, down to half of it. */
+static void pages_purge_locked(pages_t *p, bool force) {
+	uint64_t now = os_now_ns(), decay = pages_decay_ns();
+	bool over = p->stats.dirty > opt_dirty_max;
+	bool purged = false;
+	while (p->dirty.dnext != &p->dirty) {
+		extent_t *e = p->dirty.dnext;
+		bool aged = now - e->dirty_since >= decay;
+		if (!force && !aged && !(over && p->stats.dirty > opt_dirty_max / 2))
+			break;
+		os_purge_forced((void *)e->addr, e->size);
+		dirty_unlink(p, e);
+		e->dirty = 0;
+		p->stats.purged += e->size;
+		purged = true;
+	}
+	if (purged)
+		p->stats.purge_runs++;
+}
+
+static void pages_maybe_purge(pages_t *p) {
+	if (p->dirty.dnext == &p->dirty)
+		return;
+	if (p->stats.dirty > opt_dirty_max ||
+	    os_now_ns() - p->dirty.dnext->dirty_since >= pages_decay_ns())
+		pages_purge_locked(p, false);
+}
+
+void pages_purge(pages_t *p, bool force) {
+	mutex_lock(&p->lock);
+	pages_purge_locked(p, force);
+	mutex_unlock(&p->lock);
+}
+
+/* List the part [addr, addr+size) of a run as free, reusing e if given. */
+static void run_put_part(pages_t *p, extent_t *e, uintptr_t addr, size_t size,
+    uint8_t dirty, uint64_t since) {
+	e->addr = addr;
+	e->size = size;
+	e->dirty = dirty;
+	e->dirty_since = since;
+	run_insert(p, e);
+}
+
+/* Cut [start, start+size) out of the unlisted free run e; the lead and the
+ * trail go back to the bins. Needs a spare descriptor when both exist. */
+static int run_carve(pages_t *p, extent_t *e, uintptr_t start, size_t size) {
+	size_t lead = start - e->addr, trail = e->addr + e->size - start - size;
+	uintptr_t end = start + size;
+	extent_t *spare = NULL;
+	if (lead != 0 && trail != 0 && (spare = desc_get_locked(p)) == NULL) {
+		run_insert(p, e);
+		return ENOMEM;
+	}
+	uint8_t dirty = e->dirty;
+	uint64_t since = e->dirty_since;
+	if (lead != 0) {
+		run_put_part(p, e, e->addr, lead, dirty, since);
+		e = spare;
+	}
+	if (trail != 0)
+		run_put_part(p, e, end, trail, dirty, since);
+	else if (lead == 0)
+		desc_put_locked(p, e);
+	return 0;
+}
+
+/* Find or map a run of need bytes and take it out of the lists. */
+static extent_t *run_take(pages_t *p, size_t need) {
+	extent_t *e = run_find(p, need);
+	if (e == NULL)
+		e = pages_chunk_map(p, need);
+	if (e != NULL)
+		run_remove(p, e);
+	return e;
+}
+
+extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
+    size_t alignment, extent_kind_t kind, bool *zeroed) {
+	size_t need = size + (alignment > PAGE ? alignment - PAGE : 0);
+	mutex_lock(&p->lock);
+	extent_t *given = desc;
+	if (desc == NULL)
+		desc = desc_get_locked(p);
+	extent_t *e = desc != NULL ? run_take(p, need) : NULL;
+	uintptr_t start = e != NULL ? ALIGN_UP(e->addr, MAX(alignment, PAGE)) : 0;
+	if (e != NULL)
+		*zeroed = !e->dirty;
+	if (e == NULL || run_carve(p, e, start, size) != 0) {
+		if (desc != NULL && given == NULL)
+			desc_put_locked(p, desc);
+		mutex_unlock(&p->lock);
+		return NULL;
+	}
+	desc->addr = start;
+	desc->size = size;
+	desc->kind = (uint8_t)kind;
+	desc->owner = p->owner;
+	if (kind == EXTENT_SLAB)
+		rtree_set_range((void *)start, size, desc);
+	else
+		rtree_set((void *)start, desc);
+	p->stats.active += size;
+	mutex_unlock(&p->lock);
+	return desc;
+}
+
+/* List [addr, addr+size) as a new dirty free run, merged with neighbours. */
+static void run_release(pages_t *p, uintptr_t addr, size_t size) {
+	extent_t *f = desc_get_locked(p);
+	if (f == NULL) {
+		log_warn("out of metadata: %zu bytes at %p leak", size,
+		    (void *)addr);
+		return;
+	}
+	f->addr = addr;
+	f->size = size;
+	f->dirty = 1;
+	f->dirty_since = os_now_ns();
+	f = run_coalesce(p, f);
+	run_insert(p, f);
+	pages_maybe_purge(p);
+}
+
+void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
+	mutex_lock(&p->lock);
+	if (desc->kind == EXTENT_SLAB)
+		rtree_set_range((void *)desc->addr, desc->size, NULL);
+	else
+		rtree_set((void *)desc->addr, NULL);
+	p->stats.active -= desc->size;
+	desc->kind = 0;
+	run_release(p, desc->addr, desc->size);
+	if (recycle)
+		desc_put_locked(p, desc);
+	mutex_unlock(&p->lock);
+}
+
+int extent_run_grow(pages_t *p, extent_t *desc, size_t new_size) {
+	mutex_lock(&p->lock);
+	extent_t *n = run_neighbour(p, desc->addr + desc->size);
+	if (n == NULL || desc->size + n->size < new_size) {
+		mutex_unlock(&p->lock);
+		return ENOMEM;
+	}
+	size_t take = new_size - desc->size;
+	run_remove(p, n);
+	if (n->size > take)
+		run_put_part(p, n, n->addr + take, n->size - take, n->dirty,
+		    n->dirty_since);
+	else
+		desc_put_locked(p, n);
+	desc->size = new_size;
+	p->stats.active += take;
+	mutex_unlock(&p->lock);
+	return 0;
+}
+
+void extent_run_shrink(pages_t *p, extent_t *desc, size_t new_size) {
+	mutex_lock(&p->lock);
+	size_t cut = desc->size - new_size;
+	desc->size = new_size;
+	p->stats.active -= cut;
+	run_release(p, desc->addr + new_size, cut);
+	mutex_unlock(&p->lock);
+}
+
+extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
+	extent_t *desc = extent_desc_get(p);
+	if (desc == NULL)
+		return NULL;
+	void *addr = os_map_aligned(size, MAX(alignment, PAGE));
+	if (addr == NULL || rtree_reserve(addr, size) != 0) {
+		if (addr != NULL)
+			os_unmap(addr, size);
+		extent_desc_put(p, desc);
+		return NULL;
+	}
+	desc->addr = (uintptr_t)addr;
+	desc->size = size;
+	desc->kind = EXTENT_HUGE;
+	desc->owner = p->owner;
+	rtree_set(addr, desc);
+	mutex_lock(&p->lock);
+	p->stats.huge += size;
+	p->stats.n_huge++;
+	mutex_unlock(&p->lock);
+	return desc;
+}
+
+void extent_huge_free(pages_t *p, extent_t *desc) {
+	rtree_set((void *)desc->addr, NULL);
+	desc->kind = 0;
+	os_unmap((void *)desc->addr, desc->size);
+	mutex_lock(&p->lock);
+	p->stats.huge -= desc->size;
+	p->stats.n_huge--;
+	desc_put_locked(p, desc);
+	mutex_unlock(&p->lock);
+}
+
+int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
+	void *old = (void *)desc->addr;
+	void *addr = os_remap(old, desc->size, new_size);
+	if (addr == NULL)
+		return ENOMEM;
+	if (addr != old) {
+		if (rtree_reserve(addr, new_size) != 0)
+			log_fatal("out of metadata recording a huge run at %p",
+			    addr);
+		rtree_set(old, NULL);
+		rtree_set(addr, desc);
+	}
+	mutex_lock(&p->lock);
+	p->stats.huge += new_size;
+	p->stats.huge -= desc->size;
+	mutex_unlock(&p->lock);
+	desc->addr = (uintptr_t)addr;
+	desc->size = new_size;
+	return 0;
+}
+
+void pages_stats_get(pages_t *p, pages_stats_t *out) {
+	mutex_lock(&p->lock);
+	*out = p->stats;
+	mutex_unlock(&p->lock);
+}

@@ -1,0 +1,349 @@
+/*
+ * malloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
+ * malloc pops the current slab of the thread's bin; a free looks the pointer
+ * up in the rtree and pushes it on its slab (locally or remotely). Nothing
+ * here takes a lock except through the arena's slow paths and bootstrap.
+ * Bootstrap runs once, under boot_lock, on the first call from any thread
+ * (possibly from ld.so or libc before main); it allocates nothing from us.
+ */
+#include "malloc.h"
+#include "arena.h"
+#include "base.h"
+#include "conf.h"
+#include "log.h"
+#include "mutex.h"
+#include "os.h"
+#include "rtree.h"
+#include "slab.h"
+#include "stats.h"
+#include "sz.h"
+#include "tsd.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+static _Atomic int boot_done;
+static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int malloc_boot_once(void) {
+	conf_boot();
+	sz_boot();
+	slab_boot();
+	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
+	    tsd_boot() != 0)
+		return ENOMEM;
+	stats_boot();
+	return 0;
+}
+
+int malloc_boot(void) {
+	if (LIKELY(atomic_load_explicit(&boot_done, memory_order_acquire)))
+		return 0;
+	pthread_mutex_lock(&boot_lock);
+	int err = 0;
+	if (!atomic_load_explicit(&boot_done, memory_order_relaxed)) {
+		err = malloc_boot_once();
+		if (err == 0)
+			atomic_store_explicit(&boot_done, 1,
+			    memory_order_release);
+	}
+	pthread_mutex_unlock(&boot_lock);
+	return err;
+}
+
+void malloc_prefork(void) {
+	mutex_prefork();
+}
+
+void malloc_postfork_parent(void) {
+	mutex_postfork_parent();
+}
+
+void malloc_postfork_child(void) {
+	mutex_postfork_child();
+}
+
+__attribute__((constructor)) static void malloc_constructor(void) {
+	malloc_boot();
+	pthread_atfork(malloc_prefork, malloc_postfork_parent,
+	    malloc_postfork_child);
+}
+
+/* Report a pointer basemalloc did not hand out (or no longer owns). */
+BM_NOINLINE static void malloc_report(const char *call, const char *what,
+    const void *p) {
+	log_warn("%s(): %s %p", call, what, p);
+	if (opt_abort_on_invalid)
+		log_fatal("aborting (set BASEMALLOC_CONF=abort_on_invalid:false "
+		    "to continue)");
+}
+
+/* The descriptor of the allocation that starts at p, or NULL (reported). */
+static extent_t *malloc_lookup(const void *p, const char *call) {
+	extent_t *e = rtree_lookup(p);
+	if (e == NULL)
+		goto invalid;
+	if (e->kind == EXTENT_SLAB) {
+		slab_t *s = (slab_t *)e;
+		if (!slab_block_valid(s, p))
+			goto invalid;
+		if (((const uintptr_t *)p)[1] == slab_free_key) {
+			malloc_report(call, "double free or corruption", p);
+			return NULL;
+		}
+		return e;
+	}
+	if ((e->kind == EXTENT_LARGE || e->kind == EXTENT_HUGE) &&
+	    (uintptr_t)p == e->addr)
+		return e;
+invalid:
+	malloc_report(call, "invalid pointer", p);
+	return NULL;
+}
+
+static size_t malloc_usable(const extent_t *e) {
+	if (e->kind == EXTENT_SLAB)
+		return ((const slab_t *)e)->block_size;
+	return e->size;
+}
+
+BM_NOINLINE static void *malloc_enomem(void) {
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* The smallest small class >= size whose blocks are aligned to alignment
+ * (<= PAGE; slabs are page aligned), or SZ_NSMALL when none. */
+static unsigned malloc_small_class(size_t size, size_t alignment) {
+	size_t s = ALIGN_UP(size == 0 ? 1 : size, alignment);
+	if (s > SZ_SMALL_MAX)
+		return SZ_NSMALL;
+	for (unsigned ind = sz_size2index(s); ind < SZ_NSMALL; ind++) {
+		if ((sz_index2size(ind) & (alignment - 1)) == 0)
+			return ind;
+	}
+	return SZ_NSMALL;
+}
+
+BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
+	void *p = slab_alloc(a->bins[ind].cur);
+	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
+}
+
+/* size bytes aligned to alignment (a power of two >= QUANTUM) from arena
+ * a; *zeroed tells whether the memory is known to read as zero. */
+static void *malloc_in(arena_t *a, size_t size, size_t alignment,
+    bool *zeroed) {
+	*zeroed = false;
+	if (size > PTRDIFF_MAX)
+		return NULL;
+	if (alignment <= PAGE && size <= SZ_SMALL_MAX) {
+		unsigned ind = malloc_small_class(size, alignment);
+		if (ind < SZ_NSMALL)
+			return malloc_small(a, ind);
+	}
+	size_t usize = MAX(size, SZ_SMALL_MAX + 1);
+	if (usize <= SZ_LARGE_MAX && alignment <= SZ_LARGE_MAX)
+		return arena_malloc_large(a, sz_size2index(usize), alignment,
+		    zeroed);
+	*zeroed = true;
+	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+}
+
+/* Boot, find the thread's arena, allocate; errno = ENOMEM on failure. */
+BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+    bool zero) {
+	if (malloc_boot() != 0)
+		return malloc_enomem();
+	arena_t *a = tsd_arena();
+	bool zeroed;
+	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
+	if (p == NULL)
+		return malloc_enomem();
+	if (zero && !zeroed)
+		memset(p, 0, size);
+	return p;
+}
+
+void *bm_malloc(size_t size) {
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size <= SZ_SMALL_MAX)) {
+		void *p = slab_alloc(a->bins[sz_size2index(size)].cur);
+		if (LIKELY(p != NULL))
+			return p;
+	}
+	return malloc_slow(size, QUANTUM, false);
+}
+
+void *bm_calloc(size_t n, size_t size) {
+	size_t total;
+	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
+		return malloc_enomem();
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && total <= SZ_SMALL_MAX)) {
+		void *p = slab_alloc(a->bins[sz_size2index(total)].cur);
+		if (LIKELY(p != NULL))
+			return memset(p, 0, total);
+	}
+	return malloc_slow(total, QUANTUM, true);
+}
+
+BM_NOINLINE static void free_slow(void *p, const char *call) {
+	extent_t *e = malloc_lookup(p, call);
+	if (e == NULL)
+		return;
+	if (e->kind == EXTENT_SLAB)
+		log_fatal("%s(): internal error at %p", call, p);
+	arena_free_run(e);
+}
+
+void bm_free(void *p) {
+	if (UNLIKELY(p == NULL))
+		return;
+	extent_t *e = rtree_lookup(p);
+	if (UNLIKELY(e == NULL || e->kind != EXTENT_SLAB))
+		return free_slow(p, "free");
+	slab_t *s = (slab_t *)e;
+	if (UNLIKELY(!slab_block_valid(s, p) ||
+	    ((uintptr_t *)p)[1] == slab_free_key)) {
+		malloc_lookup(p, "free");
+		return;
+	}
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(e->owner == a)) {
+		slab_free_local(s, p);
+		if (UNLIKELY(s->used == 0 || s->state == SLAB_FULL))
+			arena_free_local_slow(a, s);
+		return;
+	}
+	arena_free_remote(s, p);
+}
+
+void bm_free_sized(void *p, size_t size) {
+	(void)size;
+	bm_free(p);
+}
+
+void bm_free_aligned_sized(void *p, size_t alignment, size_t size) {
+	(void)alignment;
+	(void)size;
+	bm_free(p);
+}
+
+/* Resize e's allocation in place (or, for huge, by mremap); returns the
+ * new address or NULL when it has to move by copying. */
+static void *realloc_in_place(extent_t *e, void *p, size_t size) {
+	if (e->kind == EXTENT_SLAB)
+		return sz_s2u(size) == malloc_usable(e) ? p : NULL;
+	arena_t *a = e->owner;
+	if (e->kind == EXTENT_LARGE) {
+		if (size <= SZ_SMALL_MAX || size > SZ_LARGE_MAX)
+			return NULL;
+		size_t usize = sz_s2u(size);
+		if (usize < e->size)
+			extent_run_shrink(&a->pages, e, usize);
+		else if (usize > e->size &&
+		    extent_run_grow(&a->pages, e, usize) != 0)
+			return NULL;
+		e->szind = (uint16_t)sz_size2index(usize);
+		return p;
+	}
+	if (size <= SZ_LARGE_MAX)
+		return NULL;
+	size_t usize = PAGE_CEILING(size);
+	if (usize == e->size)
+		return p;
+	return extent_huge_resize(&a->pages, e, usize) == 0 ? (void *)e->addr
+	    : NULL;
+}
+
+void *bm_realloc(void *p, size_t size) {
+	if (p == NULL)
+		return bm_malloc(size);
+	if (size == 0) {
+		bm_free(p);
+		return NULL;
+	}
+	if (size > PTRDIFF_MAX)
+		return malloc_enomem();
+	extent_t *e = malloc_lookup(p, "realloc");
+	if (e == NULL)
+		return NULL;
+	void *q = realloc_in_place(e, p, size);
+	if (q != NULL)
+		return q;
+	size_t old = malloc_usable(e);
+	q = bm_malloc(size);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, MIN(old, size));
+	bm_free(p);
+	return q;
+}
+
+void *bm_reallocarray(void *p, size_t n, size_t size) {
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total))
+		return malloc_enomem();
+	return bm_realloc(p, total);
+}
+
+/* alignment: a power of two. */
+static void *malloc_aligned(size_t alignment, size_t size) {
+	if (alignment <= QUANTUM)
+		return bm_malloc(size);
+	return malloc_slow(size, alignment, false);
+}
+
+void *bm_memalign(size_t alignment, size_t size) {
+	if (alignment > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!IS_POW2(alignment))
+		alignment = alignment == 0 ? 1 : (size_t)1 << bm_lg_ceil(alignment);
+	return malloc_aligned(alignment, size);
+}
+
+void *bm_aligned_alloc(size_t alignment, size_t size) {
+	return bm_memalign(alignment, size);
+}
+
+int bm_posix_memalign(void **memptr, size_t alignment, size_t size) {
+	if (alignment < sizeof(void *) || !IS_POW2(alignment))
+		return EINVAL;
+	int saved = errno;
+	void *p = malloc_aligned(alignment, size);
+	if (p == NULL) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+void *bm_valloc(size_t size) {
+	return malloc_aligned(PAGE, size);
+}
+
+void *bm_pvalloc(size_t size) {
+	if (size > SIZE_MAX - 2 * PAGE)
+		return malloc_enomem();
+	return malloc_aligned(PAGE, PAGE_CEILING(size));
+}
+
+size_t bm_malloc_usable_size(const void *p) {
+	if (p == NULL)
+		return 0;
+	extent_t *e = malloc_lookup(p, "malloc_usable_size");
+	return e != NULL ? malloc_usable(e) : 0;
+}
+
+int bm_malloc_trim(size_t pad) {
+	(void)pad;
+	if (malloc_boot() != 0)
+		return 0;
+	arena_purge_all();
+	return 1;
+}

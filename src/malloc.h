@@ -1,0 +1,20 @@
+/*
+ * malloc: the public semantics on top of the arenas: errno and overflow
+ * rules, alignment rules, realloc rules, invalid-pointer reports, and the
+ * bootstrap on the first call. The bm_* functions it defines are declared in
+ * include/basemalloc.h; preload/ forwards the libc names to them.
+ */
+#ifndef BM_MALLOC_H
+#define BM_MALLOC_H
+
+#include "common.h"
+#include "../include/basemalloc.h"
+
+/* Boot the allocator if needed. 0 when ready. */
+int malloc_boot(void);
+/* Fork handlers (registered by malloc_boot's constructor). */
+void malloc_prefork(void);
+void malloc_postfork_parent(void);
+void malloc_postfork_child(void);
+
+#endif
