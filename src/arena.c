@@ -249,13 +249,12 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 	return arena_slab_refill(s);
 }
 
-void *arena_malloc_large(arena_t *a, unsigned ind, size_t alignment,
+void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed) {
-	extent_t *e = extent_run_alloc(&a->pages, NULL, sz_index2size(ind),
-	    alignment, EXTENT_LARGE, zeroed);
+	extent_t *e = extent_run_alloc(&a->pages, NULL, usize, alignment,
+	    EXTENT_LARGE, zeroed);
 	if (e == NULL)
 		return NULL;
-	e->szind = (uint16_t)ind;
 	a->n_large++;
 	a->n_large_bytes += e->size;
 	return (void *)e->addr;

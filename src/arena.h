@@ -58,9 +58,9 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind);
 void arena_free_local_slow(arena_t *a, slab_t *s);
 /* A remote free into slab s (a is s's arena). */
 void arena_free_remote(slab_t *s, void *p);
-/* Large (page run) allocation of class ind at alignment; *zeroed tells if
- * the memory reads as zero. NULL on failure. */
-void *arena_malloc_large(arena_t *a, unsigned ind, size_t alignment,
+/* Large (page run) allocation of usize bytes (sz_s2u of the request) at
+ * alignment; *zeroed tells if the memory reads as zero. NULL on failure. */
+void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed);
 /* Huge allocation (own mapping); zeroed. NULL on failure. */
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);

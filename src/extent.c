@@ -185,16 +185,22 @@ static uint64_t pages_decay_ns(void) {
 	    : (uint64_t)opt_dirty_decay_ms * 1000000u;
 }
 
+/* Dirty bytes an arena may keep before purging at once. */
+static size_t pages_dirty_bound(const pages_t *p) {
+	return MAX(opt_dirty_max, p->stats.active / 4);
+}
+
 /* Purge from the oldest dirty run: everything when force; else runs past
- * the decay time, and while over dirty_max, down to half of it. */
+ * the decay time, and while over the bound, down to half of it. */
 static void pages_purge_locked(pages_t *p, bool force) {
 	uint64_t now = os_now_ns(), decay = pages_decay_ns();
-	bool over = p->stats.dirty > opt_dirty_max;
+	size_t bound = pages_dirty_bound(p);
+	bool over = p->stats.dirty > bound;
 	bool purged = false;
 	while (p->dirty.dnext != &p->dirty) {
 		extent_t *e = p->dirty.dnext;
 		bool aged = now - e->dirty_since >= decay;
-		if (!force && !aged && !(over && p->stats.dirty > opt_dirty_max / 2))
+		if (!force && !aged && !(over && p->stats.dirty > bound / 2))
 			break;
 		os_purge_forced((void *)e->addr, e->size);
 		dirty_unlink(p, e);
@@ -209,7 +215,7 @@ static void pages_purge_locked(pages_t *p, bool force) {
 static void pages_maybe_purge(pages_t *p) {
 	if (p->dirty.dnext == &p->dirty)
 		return;
-	if (p->stats.dirty > opt_dirty_max ||
+	if (p->stats.dirty > pages_dirty_bound(p) ||
 	    os_now_ns() - p->dirty.dnext->dirty_since >= pages_decay_ns())
 		pages_purge_locked(p, false);
 }

@@ -3,7 +3,8 @@
  * mapped from the OS and carved into runs for slabs and large allocations;
  * freed runs coalesce with free neighbours (found through the rtree), wait on
  * the dirty list, and are purged (MADV_DONTNEED) when they have been dirty
- * longer than dirty_decay_ms or when the arena's dirty bytes pass dirty_max.
+ * longer than dirty_decay_ms or when the arena's dirty bytes pass the bound
+ * (dirty_max, or a quarter of the active bytes when that is larger).
  * Huge allocations get their own mapping and only an rtree entry here.
  * Lock: pages_t.lock (rank ARENA) guards the free runs, the dirty list, the
  * descriptor cache and the counters; every extern function takes it itself.
@@ -28,7 +29,7 @@ struct extent_s {
 	size_t size;            /* bytes, a multiple of PAGE */
 	uint8_t kind;           /* extent_kind_t */
 	uint8_t dirty;          /* free run: some pages may be non-zero */
-	uint16_t szind;         /* large: size class index */
+	uint16_t szind;         /* slab: its bin */
 	uint32_t pad;
 	void *owner;            /* the arena */
 	extent_t *next, *prev;  /* free run: size bin; cache: free list */

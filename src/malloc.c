@@ -143,10 +143,9 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 		if (ind < SZ_NSMALL)
 			return malloc_small(a, ind);
 	}
-	size_t usize = MAX(size, SZ_SMALL_MAX + 1);
-	if (usize <= SZ_LARGE_MAX && alignment <= SZ_LARGE_MAX)
-		return arena_malloc_large(a, sz_size2index(usize), alignment,
-		    zeroed);
+	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
+	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
+		return arena_malloc_large(a, usize, alignment, zeroed);
 	*zeroed = true;
 	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
 }
@@ -238,18 +237,17 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 		return sz_s2u(size) == malloc_usable(e) ? p : NULL;
 	arena_t *a = e->owner;
 	if (e->kind == EXTENT_LARGE) {
-		if (size <= SZ_SMALL_MAX || size > SZ_LARGE_MAX)
-			return NULL;
 		size_t usize = sz_s2u(size);
+		if (size <= SZ_SMALL_MAX || usize >= SZ_HUGE_MIN)
+			return NULL;
 		if (usize < e->size)
 			extent_run_shrink(&a->pages, e, usize);
 		else if (usize > e->size &&
 		    extent_run_grow(&a->pages, e, usize) != 0)
 			return NULL;
-		e->szind = (uint16_t)sz_size2index(usize);
 		return p;
 	}
-	if (size <= SZ_LARGE_MAX)
+	if (size < SZ_HUGE_MIN)
 		return NULL;
 	size_t usize = PAGE_CEILING(size);
 	if (usize == e->size)

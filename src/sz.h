@@ -13,7 +13,8 @@
 
 #define SZ_LG_GROUP      2                  /* 4 classes per doubling */
 #define SZ_SMALL_MAX     ((size_t)16384)
-#define SZ_LARGE_MAX     ((size_t)1 << 20)
+#define SZ_LARGE_MAX     ((size_t)1 << 20)  /* last size class */
+#define SZ_HUGE_MIN      ((size_t)32 << 20) /* own mapping from here */
 #define SZ_NSMALL        36
 #define SZ_NCLASSES      60                 /* small + large */
 #define SZ_LOOKUP_MAX    ((size_t)4096)     /* sizes answered by table */
@@ -39,7 +40,8 @@ BM_INLINE size_t sz_index2size(unsigned ind) {
 	return sz_class_size[ind];
 }
 
-/* Usable size for a request: its class, or pages for huge. 0 on overflow. */
+/* Usable size for a request: its class, or pages past the classes (page
+ * runs up to SZ_HUGE_MIN, own mappings beyond). 0 on overflow. */
 size_t sz_s2u(size_t size);
 /* Page-size classes: index of the smallest class >= psz; its size; and the
  * class-rounded size. psz is a multiple of PAGE. */
