@@ -1,0 +1,215 @@
+# bench/lib.sh: shared by bench/run and bench/compare (sourced, not run).
+# Builds the measuring tools, finds the allocators, runs one measured command
+# and appends its figures to a CSV file, turns a CSV into tables (report.awk)
+# and draws the charts with gnuplot. Expects BENCH_ROOT (the repo top) set.
+# Everything it writes goes under bench/build/ and the results directory.
+
+BENCH_DIR="$BENCH_ROOT/bench"
+BENCH_BUILD="$BENCH_DIR/build"
+BENCH_CC="${CC:-cc}"
+BENCH_CXX="${CXX:-c++}"
+BENCH_CFLAGS="-O2 -pthread"
+BENCH_CSV_HEADER="run,workload,allocator,status,wall_s,cpu_s,user_s,sys_s,peak_rss_kib,end_rss_kib,minflt,majflt,meta_mapped,meta_resident,checksum"
+
+bench_say() { printf '%s\n' "$*" >&2; }
+
+# bench_build_one OUT SRC COMPILER FLAGS...: compiles when SRC (or the shared
+# header) is newer than OUT. Returns non-zero when the compiler fails.
+bench_build_one() {
+	local out=$1 src=$2 comp=$3
+	shift 3
+	if [ -x "$out" ] && [ "$out" -nt "$src" ] &&
+		[ "$out" -nt "$BENCH_DIR/workloads/common.h" ]; then
+		return 0
+	fi
+	"$comp" "$@" -o "$out" "$src"
+}
+
+# Builds measure and the two helper libraries (needed by run and compare).
+bench_build_tools() {
+	mkdir -p "$BENCH_BUILD" || return 1
+	bench_build_one "$BENCH_BUILD/measure" "$BENCH_DIR/measure.c" "$BENCH_CC" \
+		-O2 -Wall -Wextra || return 1
+	bench_build_one "$BENCH_BUILD/glibc-shim.so" "$BENCH_DIR/glibc-shim.c" \
+		"$BENCH_CC" -O2 -fPIC -shared -Wall -Wextra || return 1
+	bench_build_one "$BENCH_BUILD/bmmeta.so" "$BENCH_DIR/bmmeta.c" \
+		"$BENCH_CC" -O2 -fPIC -shared -Wall -Wextra || return 1
+}
+
+# Finds a shared library by soname via ldconfig, then in the usual dirs.
+bench_find_lib() {
+	local so=$1 p dir
+	p=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so && /x86-64|x86_64|64bit/ { print $NF; exit }')
+	if [ -n "$p" ] && [ -e "$p" ]; then
+		printf '%s\n' "$p"
+		return 0
+	fi
+	for dir in /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu \
+		/usr/lib/"$(gcc -print-multiarch 2>/dev/null)" /usr/lib64 /usr/lib /usr/local/lib; do
+		if [ -e "$dir/$so" ]; then
+			printf '%s\n' "$dir/$so"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Fills BENCH_ALLOCS (names, in column order) and BENCH_LIB[name] (the
+# library to preload; empty for glibc). $1 (optional): comma list to keep.
+# A missing peer is reported and left out.
+declare -A BENCH_LIB
+BENCH_ALLOCS=()
+bench_find_allocators() {
+	local only=",${1:-},"
+	local name so pkg lib
+	bench_want() { [ "$only" = ",," ] || [[ "$only" == *",$1,"* ]]; }
+	if bench_want glibc; then
+		BENCH_ALLOCS+=(glibc)
+		BENCH_LIB[glibc]=""
+	fi
+	if bench_want basemalloc; then
+		if [ -e "$BENCH_ROOT/libbasemalloc.so" ]; then
+			BENCH_ALLOCS+=(basemalloc)
+			BENCH_LIB[basemalloc]="$BENCH_ROOT/libbasemalloc.so"
+		else
+			bench_say "bench: basemalloc: ./libbasemalloc.so is not built (run \`make\`); running without it"
+		fi
+	fi
+	for spec in jemalloc:libjemalloc.so.2:libjemalloc2 \
+		mimalloc:libmimalloc.so.2:libmimalloc2.0 \
+		tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4; do
+		IFS=: read -r name so pkg <<<"$spec"
+		bench_want "$name" || continue
+		if lib=$(bench_find_lib "$so"); then
+			BENCH_ALLOCS+=("$name")
+			BENCH_LIB[$name]="$lib"
+		else
+			bench_say "bench: $name not found ($so, Debian package $pkg); \`make bench-deps\` installs it; running without it"
+		fi
+	done
+}
+
+# Drops allocators that cannot run a trivial program (a crash at start-up
+# would otherwise fail every workload slowly).
+bench_check_allocators() {
+	local keep=() a
+	for a in "${BENCH_ALLOCS[@]}"; do
+		if [ -z "${BENCH_LIB[$a]}" ] ||
+			LD_PRELOAD="${BENCH_LIB[$a]}" /bin/sh -c 'exit 0' >/dev/null 2>&1; then
+			keep+=("$a")
+		else
+			bench_say "bench: $a (${BENCH_LIB[$a]}) cannot run /bin/sh -c 'exit 0'; running without it"
+		fi
+	done
+	BENCH_ALLOCS=("${keep[@]}")
+}
+
+# True when the program links an allocator of its own (then the glibc column
+# needs the shim to really measure glibc).
+bench_links_allocator() {
+	local path
+	path=$(command -v "$1" 2>/dev/null) || return 1
+	ldd "$path" 2>/dev/null | grep -qE 'lib(jemalloc|tcmalloc|mimalloc)'
+}
+
+# The LD_PRELOAD value for allocator $1; $2 = 1 adds bmmeta.so under
+# basemalloc, $3 = 1 uses the glibc shim for the glibc column.
+bench_preload_for() {
+	local a=$1 meta=${2:-0} shim=${3:-0}
+	local lib=${BENCH_LIB[$a]}
+	if [ "$a" = glibc ]; then
+		[ "$shim" = 1 ] && lib="$BENCH_BUILD/glibc-shim.so"
+	elif [ "$a" = basemalloc ] && [ "$meta" = 1 ]; then
+		lib="$lib:$BENCH_BUILD/bmmeta.so"
+	fi
+	printf '%s\n' "$lib"
+}
+
+# bench_progress TEXT: one progress line on stderr (overwritten on a tty).
+bench_progress() {
+	if [ -t 2 ]; then
+		printf '\r\033[K%s' "$*" >&2
+	else
+		printf '%s\n' "$*" >&2
+	fi
+}
+bench_progress_done() { [ -t 2 ] && printf '\r\033[K' >&2; return 0; }
+
+# bench_measure CSV RUN WORKLOAD ALLOC PRELOAD TIMEOUT RSSFILE LOGBASE DRIVER -- CMD...
+# Runs CMD under measure, appends one CSV row, keeps stdout/stderr in
+# LOGBASE.out/.err. RSSFILE and DRIVER may be empty. Uses the workload's own
+# end_rss_kib / idle_s / bm_meta lines when it prints them.
+bench_measure() {
+	local csv=$1 run=$2 wl=$3 alloc=$4 preload=$5 timeout=$6 rssfile=$7 log=$8 driver=$9
+	shift 10
+	local res="$log.res" args=()
+	args=(-o "$res" -t "$timeout")
+	[ -n "$rssfile" ] && args+=(-r "$rssfile")
+	[ -n "$preload" ] && args+=(-p "$preload")
+	[ -n "$driver" ] && args+=(-d "$driver")
+	"$BENCH_BUILD/measure" "${args[@]}" -- "$@" >"$log.out" 2>"$log.err" </dev/null
+	if [ ! -s "$res" ]; then
+		printf 'measure: no result\n' >>"$log.err"
+		printf 'status=measure-failed\n' >"$res"
+	fi
+	awk -v run="$run" -v wl="$wl" -v alloc="$alloc" \
+		-v out="$log.out" -v err="$log.err" -f "$BENCH_DIR/row.awk" "$res" >>"$csv"
+}
+
+# bench_report CSV OUTDIR TITLE: prints the tables and writes summary files.
+bench_report() {
+	local csv=$1 outdir=$2 title=$3
+	awk -F, -v allocs="${BENCH_ALLOCS[*]}" -v outdir="$outdir" -v title="$title" \
+		-f "$BENCH_DIR/report.awk" "$csv"
+}
+
+# bench_rss_chart PNG TITLE ALLOC=FILE...: RSS over time, one line per allocator.
+bench_rss_chart() {
+	local png=$1 title=$2 plot="" item a f
+	shift 2
+	for item in "$@"; do
+		a=${item%%=*}
+		f=${item#*=}
+		[ -s "$f" ] || continue
+		[ -n "$plot" ] && plot="$plot, "
+		plot="$plot'$f' using (\$1/1000.0):(\$2/1024.0) with lines lw 2 title '$a'"
+	done
+	[ -n "$plot" ] || return 0
+	gnuplot <<EOF 2>>"${png%.png}.gnuplot.log"
+set terminal pngcairo size 1000,520 noenhanced font ",11"
+set output '$png'
+set title '$title'
+set xlabel 'seconds'
+set ylabel 'RSS (MiB)'
+set grid
+set key top left
+plot $plot
+EOF
+}
+
+# bench_ratio_chart PNG DATFILE_TIME DATFILE_RSS: grouped bars per workload.
+bench_ratio_chart() {
+	local png=$1 dtime=$2 drss=$3 ncol
+	ncol=$(awk 'NR == 1 { print NF; exit }' "$dtime")
+	[ "${ncol:-0}" -ge 2 ] || return 0
+	gnuplot <<EOF 2>>"${png%.png}.gnuplot.log"
+set terminal pngcairo size 1400,900 noenhanced font ",10"
+set output '$png'
+set multiplot layout 2,1
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y 2
+set grid ytics
+set xtics rotate by -35 scale 0
+set key top left horizontal
+set datafile missing '-'
+set ylabel 'ratio to glibc (log scale, lower is better)'
+set title 'Wall time, median, relative to glibc'
+plot for [i=2:$ncol] '$dtime' using i:xtic(1) title columnheader(i), 1 with lines lc rgb 'black' notitle
+set title 'Peak RSS, median, relative to glibc'
+plot for [i=2:$ncol] '$drss' using i:xtic(1) title columnheader(i), 1 with lines lc rgb 'black' notitle
+unset multiplot
+EOF
+}

@@ -1,0 +1,51 @@
+/*
+ * cache-thrash: active false sharing, after Hoard's cache-thrash. Each worker
+ * repeatedly allocates a small object, writes it many times and frees it.
+ * An allocator that hands objects on one cache line to different threads
+ * makes their writes contend for that line. SCALE multiplies the iterations.
+ */
+#include "common.h"
+
+#define CT_OBJ 8
+#define CT_WRITES 500
+
+struct job {
+	size_t iters;
+	uint64_t sum;
+};
+
+static void *ct_worker(void *arg)
+{
+	struct job *j = (struct job *)arg;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < j->iters; i++) {
+		volatile char *p = (volatile char *)bench_malloc(CT_OBJ);
+		for (int k = 0; k < CT_OBJ; k++)
+			p[k] = 0;
+		for (int w = 0; w < CT_WRITES; w++)
+			p[w % CT_OBJ] = (char)(p[w % CT_OBJ] + 1 + w);
+		sum += (unsigned char)p[0];
+		free((void *)p);
+	}
+	j->sum = sum;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int threads;
+	double scale;
+	bench_parse_args(argc, argv, &threads, &scale, 2);
+	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
+	if (!jobs)
+		bench_die("out of memory");
+	size_t iters = bench_scaled(scale, 2e6, 100) / threads;
+	for (int t = 0; t < threads; t++)
+		jobs[t].iters = iters;
+	bench_run_threads(threads, ct_worker, jobs, sizeof(struct job));
+	uint64_t sum = 0;
+	for (int t = 0; t < threads; t++)
+		sum += jobs[t].sum;
+	free(jobs);
+	return bench_finish(sum);
+}

@@ -1,0 +1,179 @@
+/*
+ * Shared helpers for the benchmark workloads (the .c and .cc files here):
+ * argument parsing (THREADS SCALE), a small deterministic PRNG, thread
+ * start/join, and the exit report every workload prints.
+ *
+ * Every workload is run as `NAME THREADS SCALE`: THREADS is the number of
+ * worker threads (or pairs, or threads alive at a time, as the workload says),
+ * SCALE multiplies its amount of work (1.0 = the full benchmark size).
+ * On stdout it prints exactly one line `checksum=HEX`; the checksum depends
+ * only on the work done, never on addresses, so it must be the same under
+ * every allocator. On stderr it prints `end_rss_kib=N` (resident set after
+ * the workload freed everything) and, under basemalloc, its metadata figures
+ * `bm_meta_mapped=N bm_meta_resident=N`.
+ *
+ * Header-only, usable from C and C++. No locks of its own.
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+	uint64_t s;
+} bench_rng_t;
+
+static inline void bench_rng_seed(bench_rng_t *r, uint64_t seed)
+{
+	r->s = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+	if (r->s == 0)
+		r->s = 1;
+}
+
+/* xorshift64*: fast, deterministic, good enough for picking sizes. */
+static inline uint64_t bench_rng_next(bench_rng_t *r)
+{
+	uint64_t x = r->s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [lo, hi]. */
+static inline size_t bench_rng_range(bench_rng_t *r, size_t lo, size_t hi)
+{
+	return lo + (size_t)(bench_rng_next(r) % (uint64_t)(hi - lo + 1));
+}
+
+static inline double bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void bench_die(const char *what)
+{
+	fprintf(stderr, "%s\n", what);
+	exit(1);
+}
+
+/* malloc that fails loudly: a benchmark cannot go on without its memory. */
+static inline void *bench_malloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		bench_die("out of memory");
+	return p;
+}
+
+/* Writes the first and last byte of a block; returns a value to fold. */
+static inline uint64_t bench_touch(void *p, size_t n, uint64_t v)
+{
+	unsigned char *b = (unsigned char *)p;
+	b[0] = (unsigned char)v;
+	b[n - 1] = (unsigned char)(v >> 8);
+	return (uint64_t)b[0] + b[n - 1];
+}
+
+/* Reads back what bench_touch wrote. */
+static inline uint64_t bench_peek(const void *p, size_t n)
+{
+	const unsigned char *b = (const unsigned char *)p;
+	return (uint64_t)b[0] + b[n - 1];
+}
+
+static inline void bench_parse_args(int argc, char **argv, int *threads,
+    double *scale, int default_threads)
+{
+	*threads = default_threads;
+	*scale = 1.0;
+	if (argc > 1)
+		*threads = atoi(argv[1]);
+	if (argc > 2)
+		*scale = atof(argv[2]);
+	if (*threads < 1 || *scale <= 0) {
+		fprintf(stderr, "usage: %s [THREADS] [SCALE]\n", argv[0]);
+		exit(2);
+	}
+}
+
+/* n scaled, at least lo. */
+static inline size_t bench_scaled(double scale, double n, size_t lo)
+{
+	double v = n * scale;
+	return v < (double)lo ? lo : (size_t)v;
+}
+
+/* Runs fn(arg_i) on n threads, args[i] being base + i * stride bytes. */
+static inline void bench_run_threads(int n, void *(*fn)(void *), void *base,
+    size_t stride)
+{
+	pthread_t *t = (pthread_t *)bench_malloc(sizeof(pthread_t) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&t[i], NULL, fn, (char *)base + stride * (size_t)i))
+			bench_die("pthread_create failed");
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+}
+
+static inline long bench_rss_kib(void)
+{
+	char buf[128];
+	long size = 0, res = 0;
+	int fd = open("/proc/self/statm", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld %ld", &size, &res) != 2)
+		return 0;
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef int (*bench_ctl_fn)(const char *, void *, size_t *, void *, size_t);
+
+/* basemalloc's metadata figures, when it is the allocator in this process. */
+static inline void bench_print_meta(void)
+{
+	bench_ctl_fn ctl = (bench_ctl_fn)dlsym(RTLD_DEFAULT, "bm_ctl");
+	size_t mapped = 0, resident = 0, len = sizeof(size_t);
+	if (!ctl)
+		return;
+	if (ctl("stats.base.mapped", &mapped, &len, NULL, 0) != 0)
+		return;
+	len = sizeof(size_t);
+	if (ctl("stats.base.resident", &resident, &len, NULL, 0) != 0)
+		return;
+	fprintf(stderr, "bm_meta_mapped=%zu bm_meta_resident=%zu\n", mapped,
+	    resident);
+}
+
+/* The exit report; call after the workload freed everything it allocated. */
+static inline int bench_finish(uint64_t checksum)
+{
+	printf("checksum=%016llx\n", (unsigned long long)checksum);
+	fflush(stdout);
+	fprintf(stderr, "end_rss_kib=%ld\n", bench_rss_kib());
+	bench_print_meta();
+	return 0;
+}
+
+#endif
