@@ -8,6 +8,7 @@
 #include "base.h"
 #include "conf.h"
 #include "log.h"
+#include "os.h"
 
 #include <errno.h>
 #include <string.h>
@@ -43,12 +44,29 @@ static int ctl_read_size(size_t v, void *oldp, size_t *oldlenp) {
 	return 0;
 }
 
-int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
-    size_t newlen) {
+/* debug.fault_inject (BM_FAULT_INJECT builds only, else ENOENT): newp is a
+ * uint64_t n; the n-th OS map from now fails (0 = none). */
+static int ctl_fault_inject(void *newp, size_t newlen) {
+#ifdef BM_FAULT_INJECT
+	uint64_t n;
+	if (newp == NULL || newlen != sizeof(n))
+		return EINVAL;
+	memcpy(&n, newp, sizeof(n));
+	os_fault_inject(n);
+	return 0;
+#else
 	(void)newp;
 	(void)newlen;
+	return ENOENT;
+#endif
+}
+
+int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+    size_t newlen) {
 	if (name == NULL)
 		return EINVAL;
+	if (strcmp(name, "debug.fault_inject") == 0)
+		return ctl_fault_inject(newp, newlen);
 	stats_base_totals_t t;
 	stats_base_totals(&t);
 	if (strcmp(name, "stats.base.mapped") == 0)
