@@ -304,8 +304,13 @@ void *bm_memalign(size_t alignment, size_t size) {
 	return malloc_aligned(alignment, size);
 }
 
+/* As glibc: an alignment that is not a power of two is EINVAL. */
 void *bm_aligned_alloc(size_t alignment, size_t size) {
-	return bm_memalign(alignment, size);
+	if (!IS_POW2(alignment)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return malloc_aligned(alignment, size);
 }
 
 int bm_posix_memalign(void **memptr, size_t alignment, size_t size) {
