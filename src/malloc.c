@@ -167,8 +167,9 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 
 void *bm_malloc(size_t size) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_SMALL_MAX)) {
-		void *p = slab_alloc(a->bins[sz_size2index(size)].cur);
+	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
+		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
+		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
 			return p;
 	}
@@ -180,8 +181,9 @@ void *bm_calloc(size_t n, size_t size) {
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= SZ_SMALL_MAX)) {
-		void *p = slab_alloc(a->bins[sz_size2index(total)].cur);
+	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
+		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
+		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
 			return memset(p, 0, total);
 	}
