@@ -6,6 +6,7 @@
 
 BENCH_DIR="$BENCH_ROOT/bench"
 BENCH_BUILD="$BENCH_DIR/build"
+BENCH_GNUPLOT="${GNUPLOT:-gnuplot}"
 BENCH_CC="${CC:-cc}"
 BENCH_CXX="${CXX:-c++}"
 BENCH_CFLAGS="-O2 -pthread"
@@ -112,17 +113,17 @@ bench_links_allocator() {
 	ldd "$path" 2>/dev/null | grep -qE 'lib(jemalloc|tcmalloc|mimalloc)'
 }
 
-# The LD_PRELOAD value for allocator $1; $2 = 1 adds bmmeta.so under
-# basemalloc, $3 = 1 uses the glibc shim for the glibc column.
+# Sets BENCH_PRELOAD to the LD_PRELOAD value for allocator $1; $2 = 1 adds
+# bmmeta.so under basemalloc, $3 = 1 uses the glibc shim for the glibc column.
 bench_preload_for() {
 	local a=$1 meta=${2:-0} shim=${3:-0}
-	local lib=${BENCH_LIB[$a]}
+	BENCH_PRELOAD=${BENCH_LIB[$a]}
 	if [ "$a" = glibc ]; then
-		[ "$shim" = 1 ] && lib="$BENCH_BUILD/glibc-shim.so"
+		[ "$shim" = 1 ] && BENCH_PRELOAD="$BENCH_BUILD/glibc-shim.so"
 	elif [ "$a" = basemalloc ] && [ "$meta" = 1 ]; then
-		lib="$lib:$BENCH_BUILD/bmmeta.so"
+		BENCH_PRELOAD="$BENCH_PRELOAD:$BENCH_BUILD/bmmeta.so"
 	fi
-	printf '%s\n' "$lib"
+	return 0
 }
 
 # bench_progress TEXT: one progress line on stderr (overwritten on a tty).
@@ -136,13 +137,14 @@ bench_progress() {
 bench_progress_done() { [ -t 2 ] && printf '\r\033[K' >&2; return 0; }
 
 # bench_measure CSV RUN WORKLOAD ALLOC PRELOAD TIMEOUT RSSFILE LOGBASE DRIVER -- CMD...
-# Runs CMD under measure, appends one CSV row, keeps stdout/stderr in
-# LOGBASE.out/.err. RSSFILE and DRIVER may be empty. Uses the workload's own
-# end_rss_kib / idle_s / bm_meta lines when it prints them.
+# Runs CMD under measure, appends one CSV row and sets BENCH_STATUS (exit:0
+# when it went well), keeps stdout/stderr in LOGBASE.out/.err. RSSFILE and
+# DRIVER may be empty. Uses the workload's own end_rss_kib / idle_s /
+# bm_meta lines when it prints them.
 bench_measure() {
 	local csv=$1 run=$2 wl=$3 alloc=$4 preload=$5 timeout=$6 rssfile=$7 log=$8 driver=$9
 	shift 10
-	local res="$log.res" args=()
+	local res="$log.res" args=() row f
 	args=(-o "$res" -t "$timeout")
 	[ -n "$rssfile" ] && args+=(-r "$rssfile")
 	[ -n "$preload" ] && args+=(-p "$preload")
@@ -152,8 +154,11 @@ bench_measure() {
 		printf 'measure: no result\n' >>"$log.err"
 		printf 'status=measure-failed\n' >"$res"
 	fi
-	awk -v run="$run" -v wl="$wl" -v alloc="$alloc" \
-		-v out="$log.out" -v err="$log.err" -f "$BENCH_DIR/row.awk" "$res" >>"$csv"
+	row=$(awk -v run="$run" -v wl="$wl" -v alloc="$alloc" \
+		-v out="$log.out" -v err="$log.err" -f "$BENCH_DIR/row.awk" "$res")
+	printf '%s\n' "$row" >>"$csv"
+	IFS=, read -r -a f <<<"$row"
+	BENCH_STATUS=${f[3]}
 }
 
 # bench_report CSV OUTDIR TITLE: prints the tables and writes summary files.
@@ -161,6 +166,18 @@ bench_report() {
 	local csv=$1 outdir=$2 title=$3
 	awk -F, -v allocs="${BENCH_ALLOCS[*]}" -v outdir="$outdir" -v title="$title" \
 		-f "$BENCH_DIR/report.awk" "$csv"
+}
+
+# A fixed colour per allocator, the same in every chart.
+bench_color() {
+	case $1 in
+	glibc) echo '#555555' ;;
+	basemalloc) echo '#d62728' ;;
+	jemalloc) echo '#1f77b4' ;;
+	mimalloc) echo '#2ca02c' ;;
+	tcmalloc) echo '#ff7f0e' ;;
+	*) echo '#9467bd' ;;
+	esac
 }
 
 # bench_rss_chart PNG TITLE ALLOC=FILE...: RSS over time, one line per allocator.
@@ -172,27 +189,34 @@ bench_rss_chart() {
 		f=${item#*=}
 		[ -s "$f" ] || continue
 		[ -n "$plot" ] && plot="$plot, "
-		plot="$plot'$f' using (\$1/1000.0):(\$2/1024.0) with lines lw 2 title '$a'"
+		plot="$plot'$f' using (\$1/1000.0):(\$2/1024.0) with lines lw 2 lc rgb '$(bench_color "$a")' title '$a'"
 	done
 	[ -n "$plot" ] || return 0
-	gnuplot <<EOF 2>>"${png%.png}.gnuplot.log"
+	"$BENCH_GNUPLOT" <<EOF 2>>"${png%.png}.gnuplot.log"
 set terminal pngcairo size 1000,520 noenhanced font ",11"
 set output '$png'
 set title '$title'
-set xlabel 'seconds'
-set ylabel 'RSS (MiB)'
+set xlabel 'seconds since start'
+set ylabel 'RSS of the process tree (MiB)'
 set grid
-set key top left
+set key outside right top
+set yrange [0:*]
 plot $plot
 EOF
 }
 
-# bench_ratio_chart PNG DATFILE_TIME DATFILE_RSS: grouped bars per workload.
+# bench_ratio_chart PNG DATFILE_TIME DATFILE_RSS: grouped bars per workload,
+# one bar per allocator (not glibc: it is the line at 1).
 bench_ratio_chart() {
-	local png=$1 dtime=$2 drss=$3 ncol
-	ncol=$(awk 'NR == 1 { print NF; exit }' "$dtime")
-	[ "${ncol:-0}" -ge 2 ] || return 0
-	gnuplot <<EOF 2>>"${png%.png}.gnuplot.log"
+	local png=$1 dtime=$2 drss=$3 names i=2 ptime="" prss="" a
+	read -r -a names <<<"$(head -n 1 "$dtime")"
+	[ "${#names[@]}" -ge 2 ] || return 0
+	for a in "${names[@]:1}"; do
+		ptime="$ptime'$dtime' using $i:xtic(1) lc rgb '$(bench_color "$a")' title '$a', "
+		prss="$prss'$drss' using $i:xtic(1) lc rgb '$(bench_color "$a")' title '$a', "
+		i=$((i + 1))
+	done
+	"$BENCH_GNUPLOT" <<EOF 2>>"${png%.png}.gnuplot.log"
 set terminal pngcairo size 1400,900 noenhanced font ",10"
 set output '$png'
 set multiplot layout 2,1
@@ -203,13 +227,13 @@ set boxwidth 0.9
 set logscale y 2
 set grid ytics
 set xtics rotate by -35 scale 0
-set key top left horizontal
+set key outside right top vertical
 set datafile missing '-'
-set ylabel 'ratio to glibc (log scale, lower is better)'
-set title 'Wall time, median, relative to glibc'
-plot for [i=2:$ncol] '$dtime' using i:xtic(1) title columnheader(i), 1 with lines lc rgb 'black' notitle
-set title 'Peak RSS, median, relative to glibc'
-plot for [i=2:$ncol] '$drss' using i:xtic(1) title columnheader(i), 1 with lines lc rgb 'black' notitle
+set ylabel 'ratio to glibc (log scale)'
+set title 'Wall time relative to glibc (median; lower is better; glibc = 1)'
+plot ${ptime}1 with lines lc rgb 'black' notitle
+set title 'Peak RSS relative to glibc (median; lower is better; glibc = 1)'
+plot ${prss}1 with lines lc rgb 'black' notitle
 unset multiplot
 EOF
 }

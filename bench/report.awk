@@ -79,14 +79,14 @@ function table(metric, label,    r, c, w, a, v, base, cell, nrow, ncol, width, b
 			}
 		}
 	}
-	nrow = nwl + 1
-	cells[nrow, 0] = "geomean"
+	nrow = nwl + (nwl > 1 ? 1 : 0)
+	cells[nwl + 1, 0] = "geomean"
 	for (c = 1; c <= ncol; c++) {
-		if (c <= nalloc && A[c] == "glibc") cells[nrow, c] = "1.00"
-		else if (gn[c] == 0) cells[nrow, c] = "-"
+		if (c <= nalloc && A[c] == "glibc") cells[nwl + 1, c] = "1.00"
+		else if (gn[c] == 0) cells[nwl + 1, c] = "-"
 		else {
 			GM[metric, c] = exp(gsum[c] / gn[c])
-			cells[nrow, c] = sprintf(c <= nalloc ? "(%.2f)" : "%.2f", GM[metric, c])
+			cells[nwl + 1, c] = sprintf(c <= nalloc ? "(%.2f)" : "%.2f", GM[metric, c])
 		}
 	}
 	for (c = 0; c <= ncol; c++) {
