@@ -60,6 +60,7 @@ arena_t *arena_acquire(void) {
 	if (a != NULL) {
 		pool = a->pool_next;
 		pool_count--;
+		a->n_adopted++;
 	} else {
 		unsigned n = atomic_load_explicit(&narenas, memory_order_relaxed);
 		if (n < ARENAS_MAX && (a = arena_create(n)) != NULL) {
@@ -204,6 +205,14 @@ void arena_free_remote(slab_t *s, void *p) {
 	    s, memory_order_release, memory_order_relaxed));
 }
 
+/* Count n remote frees the owner collected from s (stats; only the owner
+ * writes the counter, so no read-modify-write is needed). */
+static void arena_count_remote(slab_t *s, uint32_t n) {
+	arena_t *a = s->ext.owner;
+	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(
+	    &a->remote_frees, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 /* The current slab ran dry: mark it full unless remote frees arrived
  * meanwhile (then they are collected and it stays current). Returns a block
  * or NULL. */
@@ -211,7 +220,7 @@ static void *arena_slab_retire_full(slab_t *s) {
 	atomic_store_explicit(&s->full, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&s->remote_free, memory_order_seq_cst) != NULL) {
 		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
-		slab_collect(s);
+		arena_count_remote(s, slab_collect(s));
 		return slab_alloc(s);
 	}
 	s->state = SLAB_FULL;
@@ -220,8 +229,11 @@ static void *arena_slab_retire_full(slab_t *s) {
 
 /* Refill the current slab from its own frees or untouched blocks. */
 static void *arena_slab_refill(slab_t *s) {
-	if (slab_collect(s) == 0)
+	uint32_t n = slab_collect(s);
+	if (n == 0)
 		slab_extend(s);
+	else
+		arena_count_remote(s, n);
 	return slab_alloc(s);
 }
 

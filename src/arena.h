@@ -37,6 +37,7 @@ struct arena_s {
 	slab_t *slab_cache;                    /* owner only */
 	arena_t *pool_next;
 	uint64_t n_large, n_large_bytes;       /* owner's large allocs (stats) */
+	uint64_t n_adopted;                    /* taken from the pool (stats) */
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
 	_Atomic uint64_t remote_frees;
 	_Alignas(64) pages_t pages;

@@ -381,3 +381,18 @@ bm_extent_hooks_t *base_hooks_get(const base_t *base) {
 size_t base_total_mapped(void) {
 	return atomic_load_explicit(&base_mapped_total, memory_order_relaxed);
 }
+
+size_t base_blocks_get(base_t *base, base_block_info_t *out, size_t cap) {
+	size_t n = 0;
+	mutex_lock(&base->mtx);
+	for (base_block_t *b = base->blocks; b != NULL; b = b->next, n++) {
+		if (n >= cap)
+			continue;
+		out[n].addr = (uintptr_t)b;
+		out[n].size = b->size;
+		out[n].used = b->tail - (uintptr_t)b;
+		out[n].huge = b->huge;
+	}
+	mutex_unlock(&base->mtx);
+	return n;
+}

@@ -48,4 +48,16 @@ bm_extent_hooks_t *base_hooks_get(const base_t *base);
 /* Total bytes mapped by all bases (used by metadata_thp:auto). */
 size_t base_total_mapped(void);
 
+/* One block's figures, for the stats report. */
+typedef struct {
+	uintptr_t addr;    /* start of the mapping (its header) */
+	size_t size;       /* bytes mapped */
+	size_t used;       /* bytes from addr to the tail (header included) */
+	bool huge;         /* advised MADV_HUGEPAGE */
+} base_block_info_t;
+/* Copy up to cap blocks' figures (newest first); returns the number of
+ * blocks. The used figures add up to stats.allocated and their page
+ * ceilings to stats.resident. */
+size_t base_blocks_get(base_t *base, base_block_info_t *out, size_t cap);
+
 #endif

@@ -295,6 +295,10 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	else
 		rtree_set((void *)start, desc);
 	p->stats.active += size;
+	if (kind == EXTENT_SLAB)
+		p->stats.slab += size;
+	else
+		p->stats.n_large++;
 	mutex_unlock(&p->lock);
 	return desc;
 }
@@ -323,6 +327,10 @@ void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
 	else
 		rtree_set((void *)desc->addr, NULL);
 	p->stats.active -= desc->size;
+	if (desc->kind == EXTENT_SLAB)
+		p->stats.slab -= desc->size;
+	else
+		p->stats.n_large--;
 	desc->kind = 0;
 	run_release(p, desc->addr, desc->size);
 	if (recycle)

@@ -48,6 +48,8 @@ typedef struct {
 	uint64_t purged;        /* bytes purged so far */
 	uint64_t purge_runs;    /* purge passes that purged something */
 	uint64_t n_huge;        /* live huge mappings */
+	size_t slab;            /* bytes in slab runs (active - slab = large) */
+	uint64_t n_large;       /* live large runs */
 } pages_stats_t;
 
 typedef struct pages_s {
