@@ -237,6 +237,37 @@ static void test_older_tail(void) {
 	test_end();
 }
 
+static void test_same_class(void) {
+	test_begin("base: best fit among tails of one size class");
+	base_t *b = base_new(9, NULL);
+	CHECK(b != NULL);
+	if (b == NULL) {
+		test_end();
+		return;
+	}
+	const size_t KiB = 1024, MiB = KiB * KiB;
+	tracker_t t;
+	tracker_init(&t, b);
+	/* tail 0: just under 1100 KiB */
+	tracker_note(&t, base_alloc(b, 2 * MiB - 1100 * KiB, QUANTUM));
+	/* block 1 (4 MiB), then its tail cut to just under 1150 KiB */
+	tracker_note(&t, base_alloc(b, 1500 * KiB, QUANTUM));
+	void *p = base_alloc(b, 4 * MiB - 1500 * KiB - 1150 * KiB, QUANTUM);
+	tracker_note(&t, p);
+	CHECK(t.n == 2 && tracker_contains(&t, 1, p, 1));
+	/* Both tails hold 64 bytes; the smaller one (block 0) must win. */
+	p = base_alloc(b, 64, QUANTUM);
+	tracker_note(&t, p);
+	CHECKF(t.n == 2 && tracker_contains(&t, 0, p, 64), "64 B at %p", p);
+	/* Only the larger one holds 1120 KiB. */
+	p = base_alloc(b, 1120 * KiB, QUANTUM);
+	tracker_note(&t, p);
+	CHECK(t.n == 2 && tracker_contains(&t, 1, p, 1));
+	CHECK_STATS(b);
+	base_delete(b);
+	test_end();
+}
+
 static void test_odd_requests(void) {
 	test_begin("base: odd requests (0 bytes, huge, bad alignment, > HUGEPAGE)");
 	base_t *b = base_new(6, NULL);
@@ -328,6 +359,7 @@ int main(void) {
 	test_cascade();
 	test_one_gib();
 	test_older_tail();
+	test_same_class();
 	test_odd_requests();
 	test_totals();
 	test_delete();
