@@ -8,6 +8,7 @@
  * operator new has libstdc++ loaded).
  */
 #include "../src/common.h"
+#include "../src/stats.h"
 #include "../include/basemalloc.h"
 
 #include <stddef.h>
@@ -28,6 +29,10 @@ EXPORT size_t malloc_usable_size(void *p) { return bm_malloc_usable_size(p); }
 EXPORT void free_sized(void *p, size_t n) { bm_free_sized(p, n); }
 EXPORT void free_aligned_sized(void *p, size_t a, size_t n) { bm_free_aligned_sized(p, a, n); }
 EXPORT int malloc_trim(size_t pad) { return bm_malloc_trim(pad); }
+EXPORT void malloc_stats(void) { stats_malloc_stats(); }
+EXPORT struct mallinfo2 mallinfo2(void) { return stats_mallinfo2(); }
+EXPORT struct mallinfo mallinfo(void) { return stats_mallinfo(); }
+EXPORT int malloc_info(int options, FILE *fp) { return stats_malloc_info(options, fp); }
 
 EXPORT void *__libc_malloc(size_t n) { return bm_malloc(n); }
 EXPORT void __libc_free(void *p) { bm_free(p); }
