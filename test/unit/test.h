@@ -9,6 +9,7 @@
 #ifndef BM_TEST_H
 #define BM_TEST_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,17 @@ static inline void test_check(int ok, const char *file, int line,
 		    detail[0] ? " -- " : "", detail);
 }
 
+/* Format a failure explanation; truncation is fine (vsnprintf keeps the
+ * compiler's truncation analysis out of every CHECKF site). */
+static inline void test_detailf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void test_detailf(char *buf, size_t cap, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
 #define CHECK(e) test_check(!!(e), __FILE__, __LINE__, #e, "")
 
 /* CHECK with a printf-style explanation printed on failure. */
@@ -46,7 +58,7 @@ static inline void test_check(int ok, const char *file, int line,
 	int test_ok_ = !!(e); \
 	test_detail_[0] = '\0'; \
 	if (!test_ok_) \
-		snprintf(test_detail_, sizeof(test_detail_), __VA_ARGS__); \
+		test_detailf(test_detail_, sizeof(test_detail_), __VA_ARGS__); \
 	test_check(test_ok_, __FILE__, __LINE__, #e, test_detail_); \
 } while (0)
 
