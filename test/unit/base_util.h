@@ -217,6 +217,33 @@ static inline size_t nonzero_bytes(const unsigned char *p, size_t n) {
 	return bad;
 }
 
+/* One allocation a test made and filled with the pattern. */
+typedef struct {
+	unsigned char *p;
+	size_t size;
+} rec_t;
+
+static inline int rec_cmp(const void *a, const void *b) {
+	uintptr_t x = (uintptr_t)((const rec_t *)a)->p;
+	uintptr_t y = (uintptr_t)((const rec_t *)b)->p;
+	return x < y ? -1 : x > y;
+}
+
+/* Check n records (NULL p = skipped): each still holds its pattern, and no
+ * two overlap (sorts recs by address). */
+static inline void records_verify(rec_t *recs, size_t n) {
+	size_t bad_pattern = 0, overlaps = 0;
+	for (size_t i = 0; i < n; i++)
+		bad_pattern += recs[i].p != NULL &&
+		    pattern_bad(recs[i].p, recs[i].size) != 0;
+	qsort(recs, n, sizeof(*recs), rec_cmp);
+	for (size_t i = 1; i < n; i++)
+		overlaps += recs[i - 1].p != NULL &&
+		    recs[i - 1].p + recs[i - 1].size > recs[i].p;
+	CHECKF(bad_pattern == 0, "%zu allocations overwritten", bad_pattern);
+	CHECKF(overlaps == 0, "%zu overlapping pairs", overlaps);
+}
+
 static inline void boot_modules(void) {
 	os_boot();
 	sz_boot();

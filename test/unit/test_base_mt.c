@@ -13,11 +13,6 @@
 enum { NTHREADS = 4, PER_THREAD = 150000 };
 
 typedef struct {
-	unsigned char *p;
-	size_t size;
-} rec_t;
-
-typedef struct {
 	base_t *base;
 	unsigned long long seed;
 	rec_t *recs;
@@ -45,12 +40,6 @@ static void *worker(void *arg) {
 			w->bad_stats++;
 	}
 	return NULL;
-}
-
-static int rec_cmp(const void *a, const void *b) {
-	uintptr_t x = (uintptr_t)((const rec_t *)a)->p;
-	uintptr_t y = (uintptr_t)((const rec_t *)b)->p;
-	return x < y ? -1 : x > y;
 }
 
 /* Hook forwarding to the default one, yielding first so that other threads
@@ -95,17 +84,10 @@ static void run(bm_extent_hooks_t *hooks, const char *title) {
 	CHECKF(not_zero == 0, "%zu allocations not zeroed", not_zero);
 	CHECKF(bad_align == 0, "%zu misaligned", bad_align);
 	CHECKF(bad_stats == 0, "%zu inconsistent snapshots", bad_stats);
-	size_t n = (size_t)NTHREADS * PER_THREAD, bad_pattern = 0, overlaps = 0;
-	for (size_t i = 0; i < n; i++) {
-		bad_pattern += all[i].p != NULL && pattern_bad(all[i].p, all[i].size);
+	size_t n = (size_t)NTHREADS * PER_THREAD;
+	for (size_t i = 0; i < n; i++)
 		sum += all[i].size;
-	}
-	qsort(all, n, sizeof(*all), rec_cmp);
-	for (size_t i = 1; i < n; i++)
-		overlaps += all[i - 1].p != NULL &&
-		    all[i - 1].p + all[i - 1].size > all[i].p;
-	CHECKF(bad_pattern == 0, "%zu allocations overwritten", bad_pattern);
-	CHECKF(overlaps == 0, "%zu overlapping pairs", overlaps);
+	records_verify(all, n);
 	base_stats_t st;
 	base_stats_get(b, &st);
 	CHECK(st.allocated >= sum);
