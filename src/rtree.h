@@ -1,7 +1,8 @@
 /*
- * rtree: address -> page-run descriptor (extent_t). Two levels indexed by
- * page number: a static root of leaf pointers and demand-zeroed leaves from
- * b0, each leaf covering 1 GiB. An address with no entry is not ours.
+ * rtree: address -> page-run descriptor (extent_t). Three levels of 4096
+ * slots indexed by the page number: a static root, then nodes and leaves
+ * (32 KiB each, demand-zeroed, from b0); a leaf covers 16 MiB. An address
+ * with no entry is not ours.
  * Lookups are lock-free (relaxed loads); writers are the owners of the runs
  * they describe (each run is written by one arena under its lock), and leaf
  * installation is a compare-and-swap.
@@ -15,23 +16,29 @@
 #include "common.h"
 
 #define RTREE_LG_VA     48
-#define RTREE_LG_LEAF   18
-#define RTREE_LG_ROOT   (RTREE_LG_VA - LG_PAGE - RTREE_LG_LEAF)
+#define RTREE_LG_NODE   12      /* each level resolves 12 bits of the page */
+#define RTREE_NODE_SIZE ((size_t)1 << RTREE_LG_NODE)
+#define RTREE_MASK      (RTREE_NODE_SIZE - 1)
 
 typedef _Atomic(void *) rtree_entry_t;
-extern _Atomic(rtree_entry_t *) rtree_root[(size_t)1 << RTREE_LG_ROOT];
+typedef _Atomic(rtree_entry_t *) rtree_node_t;
+/* Level 1 (static) -> level 2 nodes -> leaves of entries (16 MiB each). */
+extern _Atomic(rtree_node_t *) rtree_root[RTREE_NODE_SIZE];
 
 /* The descriptor for addr, or NULL. */
 BM_INLINE void *rtree_lookup(const void *addr) {
 	uintptr_t pg = (uintptr_t)addr >> LG_PAGE;
 	if (UNLIKELY(pg >> (RTREE_LG_VA - LG_PAGE)))
 		return NULL;
+	rtree_node_t *mid = atomic_load_explicit(
+	    &rtree_root[pg >> (2 * RTREE_LG_NODE)], memory_order_acquire);
+	if (UNLIKELY(mid == NULL))
+		return NULL;
 	rtree_entry_t *leaf = atomic_load_explicit(
-	    &rtree_root[pg >> RTREE_LG_LEAF], memory_order_acquire);
+	    &mid[(pg >> RTREE_LG_NODE) & RTREE_MASK], memory_order_acquire);
 	if (UNLIKELY(leaf == NULL))
 		return NULL;
-	return atomic_load_explicit(
-	    &leaf[pg & (((uintptr_t)1 << RTREE_LG_LEAF) - 1)],
+	return atomic_load_explicit(&leaf[pg & RTREE_MASK],
 	    memory_order_acquire);
 }
 
