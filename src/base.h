@@ -45,7 +45,7 @@ size_t base_block_sizes(base_t *base, size_t *out, size_t cap);
 /* The base's arena index and hooks. */
 unsigned base_ind_get(const base_t *base);
 bm_extent_hooks_t *base_hooks_get(const base_t *base);
-/* Total bytes mapped by all bases (used by metadata_thp:auto). */
+/* Total bytes mapped by all bases (for stats). */
 size_t base_total_mapped(void);
 
 /* One block's figures, for the stats report. */
