@@ -214,7 +214,9 @@ static inline int check_run_one(const struct check_s *c, unsigned timeout_s)
 		printf("N/A %s\n", c->name);
 		return 0;
 	}
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHECK_FAILED)
+		printf("FAIL %s\n", c->name);
+	else if (WIFEXITED(status))
 		printf("FAIL %s: exit status %d\n", c->name, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 		printf("FAIL %s: timed out after %u s (hang or deadlock)\n", c->name, timeout_s);

@@ -21,6 +21,11 @@ CFLAGS_TEST="-O1 -g -pthread -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
 CXXFLAGS_TEST="-O1 -g -pthread -std=gnu++17 -D_GNU_SOURCE -Wall -Wextra \
 -fno-builtin-malloc -fno-builtin-free -fno-allocation-dce -I$top/test/lib"
 
+if [ "${CI:-}" = true ]; then
+	CFLAGS_TEST="$CFLAGS_TEST -Werror"
+	CXXFLAGS_TEST="$CXXFLAGS_TEST -Werror"
+fi
+
 t_npass=0
 t_nfail=0
 
@@ -76,7 +81,9 @@ t_run_checks() {
 	nna=$(printf '%s\n' "$out" | grep -c '^N/A ' || true)
 	t_npass=$((t_npass + np))
 	t_nfail=$((t_nfail + nf))
-	if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
+	if printf '%s\n' "$out" | grep -q 'cannot be preloaded'; then
+		t_fail "$name: the library could not be preloaded"
+	elif [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
 		t_fail "$name: exited with status $rc without reporting a failed check"
 	elif [ "$rc" -eq 0 ] && [ "$nf" -ne 0 ]; then
 		t_fail "$name: reported failures but exited 0"
