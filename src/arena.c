@@ -206,8 +206,9 @@ void arena_free_remote(slab_t *s, void *p) {
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
- * writes the counter, so no read-modify-write is needed). */
-static void arena_count_remote(slab_t *s, uint32_t n) {
+ * writes the counter, so no read-modify-write is needed). Out of line, so
+ * that arena_slab_refill stays small enough to be inlined. */
+BM_NOINLINE static void arena_count_remote(slab_t *s, uint32_t n) {
 	arena_t *a = s->ext.owner;
 	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(
 	    &a->remote_frees, memory_order_relaxed) + n, memory_order_relaxed);
