@@ -58,7 +58,7 @@ def batch(rng, start, n, cache, crc):
 
 def main():
     scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    batches = max(2, int(150 * scale))
+    batches = max(2, int(100 * scale))
     rng = Rng(12345)
     cache = deque(maxlen=50000)
     crc = 0

@@ -7,7 +7,7 @@
 # random keys, so the count varies a little from run to run).
 port=$1
 scale=${2:-1}
-n=$(awk -v s="$scale" 'BEGIN { v = int(100000 * s); if (v < 2000) v = 2000; print v }')
+n=$(awk -v s="$scale" 'BEGIN { v = int(60000 * s); if (v < 2000) v = 2000; print v }')
 i=0
 until redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; do
 	i=$((i + 1))

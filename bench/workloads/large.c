@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	if (!jobs)
 		bench_die("out of memory");
 	for (int t = 0; t < threads; t++) {
-		jobs[t].steps = bench_scaled(scale, 4000, 16) / threads;
+		jobs[t].steps = bench_scaled(scale, 2000, 16) / threads;
 		jobs[t].seed = 600 + t;
 	}
 	bench_run_threads(threads, lg_worker, jobs, sizeof(struct job));

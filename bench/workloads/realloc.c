@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	if (!jobs)
 		bench_die("out of memory");
 	for (int t = 0; t < threads; t++) {
-		jobs[t].steps = bench_scaled(scale, 1.5e6, 1000) / threads;
+		jobs[t].steps = bench_scaled(scale, 1e6, 1000) / threads;
 		jobs[t].seed = 500 + t;
 	}
 	bench_run_threads(threads, rg_worker, jobs, sizeof(struct job));
