@@ -124,7 +124,7 @@ function meta_table(    r, w, m, res, pk, line, any) {
 }
 
 function jstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
-function jnum(v) { return v == "" ? "null" : sprintf("%.6g", v) }
+function jnum(v) { return v == "" ? "null" : sprintf("%.10g", v) }
 
 function write_json(    f, r, c, w, a, k, first, i) {
 	f = outdir "/results.json"
