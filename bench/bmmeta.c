@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,7 +20,11 @@ __attribute__((destructor)) static void bmmeta_report(void)
 	bmmeta_ctl_fn ctl = (bmmeta_ctl_fn)dlsym(RTLD_DEFAULT, "bm_ctl");
 	size_t mapped = 0, resident = 0, len = sizeof(size_t);
 	char line[96];
-	if (!ctl || ctl("stats.base.mapped", &mapped, &len, NULL, 0) != 0)
+	uint64_t epoch = 1;
+	if (!ctl)
+		return;
+	ctl("epoch", NULL, NULL, &epoch, sizeof(epoch));	/* fresh snapshot */
+	if (ctl("stats.base.mapped", &mapped, &len, NULL, 0) != 0)
 		return;
 	len = sizeof(size_t);
 	if (ctl("stats.base.resident", &resident, &len, NULL, 0) != 0)

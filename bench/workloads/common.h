@@ -155,8 +155,10 @@ static inline void bench_print_meta(void)
 {
 	bench_ctl_fn ctl = (bench_ctl_fn)dlsym(RTLD_DEFAULT, "bm_ctl");
 	size_t mapped = 0, resident = 0, len = sizeof(size_t);
+	uint64_t epoch = 1;
 	if (!ctl)
 		return;
+	ctl("epoch", NULL, NULL, &epoch, sizeof(epoch));	/* fresh snapshot */
 	if (ctl("stats.base.mapped", &mapped, &len, NULL, 0) != 0)
 		return;
 	len = sizeof(size_t);
