@@ -832,10 +832,6 @@ static void text_total(out_t *o, const char *label, uint64_t bytes,
 
 static void text_totals(out_t *o, const stats_t *st) {
 	const stats_arena_t *a = &st->arenas;
-	char h1[32], h2[32], p[16];
-	uint64_t slabs = 0;
-	for (unsigned i = 0; i < SZ_NSMALL; i++)
-		slabs += a->bins[i].slabs;
 	out_printf(o, "\nTotals                         bytes\n");
 	text_total(o, "allocated", st->allocated,
 	    "live objects (small by class size, large, huge)");
@@ -852,6 +848,15 @@ static void text_totals(out_t *o, const stats_t *st) {
 	text_total(o, "  bases", st->base.mapped, "metadata blocks");
 	text_total(o, "dirty", a->pages.dirty, "freed pages not yet purged");
 	text_total(o, "purged", a->pages.purged, "returned with MADV_DONTNEED");
+}
+
+/* The counts under the totals: objects, runs, metadata, threads, kernel. */
+static void text_counts(out_t *o, const stats_t *st) {
+	const stats_arena_t *a = &st->arenas;
+	char h1[32], h2[32], p[16];
+	uint64_t slabs = 0;
+	for (unsigned i = 0; i < SZ_NSMALL; i++)
+		slabs += a->bins[i].slabs;
 	out_printf(o, "  small: %lu objects, %s in %lu slabs (%s used)\n",
 	    (unsigned long)a->small_live, fmt_bytes(h1, sizeof(h1),
 	    a->small_allocated), (unsigned long)slabs,
@@ -936,7 +941,8 @@ static void text_classes(out_t *o, const stats_t *st) {
 		if (b->slabs == 0 && b->refills == 0)
 			continue;
 		size_t size = sz_index2size(i);
-		uint64_t slab_size = b->capacity / (b->slabs ? b->slabs : 1) * size;
+		arena_t *a0 = arena_get(0);
+		uint64_t slab_size = a0 != NULL ? a0->bins[i].slab_size : 0;
 		row_t r = { .n = 0 };
 		row_cell(&r, 7, "%u", i);
 		row_cell(&r, 8, "%zu", size);
@@ -956,6 +962,7 @@ static void report_text(out_t *o, const stats_t *st, const report_opts_t *ro) {
 	    (int)getpid(), os_ncpus(), os_thp_mode_name(os_thp_mode()));
 	text_options(o);
 	text_totals(o, st);
+	text_counts(o, st);
 	if (base_b0() != NULL) {
 		out_printf(o, "\nBoot base b0 (address map leaves, arena registry)"
 		    "\n");
