@@ -27,6 +27,10 @@ extern "C" {
 
 enum { CHECK_OK = 0, CHECK_FAILED = 1, CHECK_NA = 77 };
 
+/* A check still running after this many seconds is taken as hung. Generous:
+ * the machine may be shared; this only turns a deadlock into a failure. */
+#define CHECK_WATCHDOG_S 120
+
 /* Print "  # file:line: cond [detail]" and fail the current check. The
  * optional arguments are a printf format and its values. */
 #define CHECK(cond, ...) do { \
@@ -234,7 +238,7 @@ static inline int check_main(const struct check_s *checks, size_t n, int argc,
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < n; i++)
 		if (check_selected(checks[i].name, argc, argv))
-			failed += check_run_one(&checks[i], 60);
+			failed += check_run_one(&checks[i], CHECK_WATCHDOG_S);
 	return failed != 0;
 }
 

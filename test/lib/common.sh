@@ -74,7 +74,7 @@ t_compile() {
 t_run_checks() {
 	local name=$1; shift
 	local out rc=0 np nf nna
-	out=$(t_preload timeout -s KILL "${T_TIMEOUT:-120}" "$@" 2>&1) || rc=$?
+	out=$(t_preload timeout -s KILL "${T_TIMEOUT:-600}" "$@" 2>&1) || rc=$?
 	printf '%s\n' "$out"
 	np=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)
 	nf=$(printf '%s\n' "$out" | grep -c '^FAIL ' || true)

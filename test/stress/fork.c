@@ -93,7 +93,7 @@ static int fork_from_thread(void)
 		pid_t pid = fork();
 		CHECK(pid >= 0, "fork: %s", strerror(errno));
 		if (pid == 0) {
-			alarm(20);
+			alarm(60);
 			exit(child_work());
 		}
 		int st;

@@ -167,17 +167,17 @@ static int run_workers(int n, long ops)
 
 static int random_ops_2_threads(void)
 {
-	return run_workers(2, 400000);
+	return run_workers(2, 200000);
 }
 
 static int random_ops_4_threads(void)
 {
-	return run_workers(4, 250000);
+	return run_workers(4, 120000);
 }
 
 static int random_ops_8_threads(void)
 {
-	return run_workers(8, 120000);
+	return run_workers(8, 60000);
 }
 
 static const struct check_s checks[] = {
