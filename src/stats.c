@@ -11,7 +11,8 @@
  * slabs. Bins are the owner's: read from another thread their figures are
  * approximate (relaxed loads of fields the owner writes plainly), and blocks
  * freed by other threads count as live until the owner collects them. The
- * owner itself, and any abandoned arena, read exactly.
+ * owner itself, and an arena no thread is using at the moment, read
+ * exactly.
  *
  * bm_ctl: one table of names (a '#' stands for a decimal index), each with a
  * type and where its value comes from. The "stats." totals read a snapshot
