@@ -641,13 +641,8 @@ static int ctl_read_list(void *oldp, size_t *oldlenp) {
 	unsigned na = arena_count();
 	for (unsigned i = 0; i < na; i++)
 		ctl_list_base(arena_get(i)->base, i, oldp, cap, &n);
-	size_t need = n * entry;
-	if (oldp == NULL || n > cap) {
-		*oldlenp = need;
-		return oldp == NULL ? 0 : EINVAL;
-	}
-	*oldlenp = need;
-	return 0;
+	*oldlenp = n * entry;
+	return oldp != NULL && n > cap ? EINVAL : 0;
 }
 
 /* Copy v out: oldp NULL with oldlenp set asks for the length. */
