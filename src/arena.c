@@ -47,11 +47,24 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	a->ind = ind;
 	a->base = b;
+	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		a->bins[i].cur = &arena_slab_empty;
 		a->bins[i].slab_size = bin_slab_size[i];
 	}
 	return a;
+}
+
+/* Take the ownership token; false when another thread holds it. */
+static bool arena_claim(arena_t *a) {
+	int expect = 0;
+	return atomic_load_explicit(&a->claimed, memory_order_relaxed) == 0 &&
+	    atomic_compare_exchange_strong_explicit(&a->claimed, &expect, 1,
+	    memory_order_acquire, memory_order_relaxed);
+}
+
+static void arena_unclaim(arena_t *a) {
+	atomic_store_explicit(&a->claimed, 0, memory_order_release);
 }
 
 arena_t *arena_acquire(void) {
@@ -60,6 +73,8 @@ arena_t *arena_acquire(void) {
 	if (a != NULL) {
 		pool = a->pool_next;
 		pool_count--;
+		while (!arena_claim(a))
+			;  /* a freeing thread holds it for one free */
 		a->n_adopted++;
 	} else {
 		unsigned n = atomic_load_explicit(&narenas, memory_order_relaxed);
@@ -73,12 +88,29 @@ arena_t *arena_acquire(void) {
 	return a;
 }
 
+static void arena_tidy(arena_t *a);
+
 void arena_release(arena_t *a) {
+	arena_tidy(a);
 	mutex_lock(&pool_lock);
 	a->pool_next = pool;
 	pool = a;
 	pool_count++;
+	arena_unclaim(a);
 	mutex_unlock(&pool_lock);
+}
+
+void arena_postfork_child(void) {
+	arena_t **link = &pool;
+	while (*link != NULL) {
+		arena_t *a = *link;
+		if (atomic_load_explicit(&a->claimed, memory_order_relaxed)) {
+			*link = a->pool_next;
+			pool_count--;
+		} else {
+			link = &a->pool_next;
+		}
+	}
 }
 
 unsigned arena_count(void) {
@@ -145,6 +177,14 @@ static slab_t *arena_slab_new(arena_t *a, unsigned ind) {
 	return s;
 }
 
+/* Return an empty slab's run to the pages and its descriptor to the cache. */
+static void arena_slab_release(arena_t *a, bin_t *bin, slab_t *s) {
+	bin->nslabs--;
+	extent_run_free(&a->pages, &s->ext, false);
+	s->next = a->slab_cache;
+	a->slab_cache = s;
+}
+
 /* An empty slab that is not current: keep it as the spare or free it. */
 static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
 	if (bin->spare == NULL) {
@@ -152,10 +192,7 @@ static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
 		bin->spare = s;
 		return;
 	}
-	bin->nslabs--;
-	extent_run_free(&a->pages, &s->ext, false);
-	s->next = a->slab_cache;
-	a->slab_cache = s;
+	arena_slab_release(a, bin, s);
 }
 
 /* Re-file slab s after blocks came back to it (local or collected). */
@@ -175,6 +212,15 @@ void arena_free_local_slow(arena_t *a, slab_t *s) {
 	arena_slab_refile(a, s);
 }
 
+/* Count n remote frees the owner collected from s (stats; only the owner
+ * writes the counter, so no read-modify-write is needed). Out of line, so
+ * that arena_slab_refill stays small enough to be inlined. */
+BM_NOINLINE static void arena_count_remote(slab_t *s, uint32_t n) {
+	arena_t *a = s->ext.owner;
+	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(
+	    &a->remote_frees, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 /* Collect the remote frees of every slab queued on the arena. */
 static void arena_drain_remote(arena_t *a) {
 	if (atomic_load_explicit(&a->remote_slabs, memory_order_relaxed) == NULL)
@@ -187,31 +233,35 @@ static void arena_drain_remote(arena_t *a) {
 		atomic_store_explicit(&s->queued, 0, memory_order_seq_cst);
 		if (s->ext.kind != EXTENT_SLAB)
 			continue;  /* recycled since it was queued */
-		atomic_fetch_add_explicit(&a->remote_frees, slab_collect(s),
-		    memory_order_relaxed);
+		arena_count_remote(s, slab_collect(s));
 		arena_slab_refile(a, s);
 	}
 }
 
+/* Free p into slab s of arena a, whose token the caller holds. */
+static void arena_free_claimed(arena_t *a, slab_t *s, void *p) {
+	arena_count_remote(s, slab_collect(s));
+	slab_free_local(s, p);
+	if (s->used == 0 || s->state == SLAB_FULL)
+		arena_slab_refile(a, s);
+	arena_drain_remote(a);
+}
+
 void arena_free_remote(slab_t *s, void *p) {
+	arena_t *a = s->ext.owner;
+	if (arena_claim(a)) {
+		arena_free_claimed(a, s, p);
+		arena_unclaim(a);
+		return;
+	}
 	if (!slab_free_remote(s, p))
 		return;
-	arena_t *a = s->ext.owner;
 	slab_t *head = atomic_load_explicit(&a->remote_slabs,
 	    memory_order_relaxed);
 	do {
 		s->qnext = head;
 	} while (!atomic_compare_exchange_weak_explicit(&a->remote_slabs, &head,
 	    s, memory_order_release, memory_order_relaxed));
-}
-
-/* Count n remote frees the owner collected from s (stats; only the owner
- * writes the counter, so no read-modify-write is needed). Out of line, so
- * that arena_slab_refill stays small enough to be inlined. */
-BM_NOINLINE static void arena_count_remote(slab_t *s, uint32_t n) {
-	arena_t *a = s->ext.owner;
-	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(
-	    &a->remote_frees, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 /* The current slab ran dry: mark it full unless remote frees arrived
@@ -284,4 +334,25 @@ void arena_free_run(extent_t *e) {
 		extent_run_free(&a->pages, e, true);
 	else
 		extent_huge_free(&a->pages, e);
+}
+
+/* Give back what an exiting thread's arena holds for nothing: collect
+ * remote frees, and return empty current and spare slabs to the pages. */
+static void arena_tidy(arena_t *a) {
+	arena_drain_remote(a);
+	for (unsigned i = 0; i < SZ_NSMALL; i++) {
+		bin_t *bin = &a->bins[i];
+		slab_t *s = bin->cur;
+		if (s != &arena_slab_empty) {
+			arena_count_remote(s, slab_collect(s));
+			if (s->used == 0) {
+				bin->cur = &arena_slab_empty;
+				arena_slab_release(a, bin, s);
+			}
+		}
+		if (bin->spare != NULL) {
+			arena_slab_release(a, bin, bin->spare);
+			bin->spare = NULL;
+		}
+	}
 }

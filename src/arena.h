@@ -3,9 +3,13 @@
  * (owner only, no lock), large page runs and huge mappings (through its
  * pages_t, which has the arena's lock), and its own base for every piece of
  * metadata (the arena struct itself, slab and extent descriptors).
- * Arenas are never destroyed: a thread that exits abandons its arena to a
- * pool and the next new thread adopts it; frees into an abandoned arena go
- * through the remote path and are collected by the adopter.
+ * Arenas are never destroyed: a thread that exits tidies its arena (drains
+ * remote frees, gives back empty slabs) and abandons it to a pool; the next
+ * new thread adopts it. `claimed` is the ownership token: the owning thread
+ * holds it for as long as it owns the arena; while the arena sits in the
+ * pool, a thread freeing into it takes the token for that one free and
+ * frees as the owner would (so the memory of exited threads is given back
+ * when other threads free it), or pushes remotely when the token is busy.
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.
  */
@@ -39,6 +43,7 @@ struct arena_s {
 	uint64_t n_large, n_large_bytes;       /* owner's large allocs (stats) */
 	uint64_t n_adopted;                    /* taken from the pool (stats) */
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
+	_Atomic int claimed;                   /* a thread acts as the owner */
 	_Atomic uint64_t remote_frees;
 	_Alignas(64) pages_t pages;
 };
@@ -57,7 +62,7 @@ void arena_release(arena_t *a);
 void *arena_malloc_small_slow(arena_t *a, unsigned ind);
 /* After a local free left slab s empty or took it out of the full state. */
 void arena_free_local_slow(arena_t *a, slab_t *s);
-/* A remote free into slab s (a is s's arena). */
+/* A free into slab s from a thread that does not own s's arena. */
 void arena_free_remote(slab_t *s, void *p);
 /* Large (page run) allocation of usize bytes (sz_s2u of the request) at
  * alignment; *zeroed tells if the memory reads as zero. NULL on failure. */
@@ -67,6 +72,9 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);
 /* Free a large or huge run, from any thread. */
 void arena_free_run(extent_t *e);
+/* In the fork child: drop from the pool the arenas whose token a vanished
+ * thread held (their state may be mid-update). */
+void arena_postfork_child(void);
 /* Purge every arena's dirty pages now (malloc_trim). */
 void arena_purge_all(void);
 /* Number of arenas created / currently in the pool. */

@@ -19,7 +19,7 @@ extern char **environ;
 
 metadata_thp_t opt_metadata_thp = METADATA_THP_AUTO;
 long opt_dirty_decay_ms = 1000;
-size_t opt_dirty_max = (size_t)8 << 20;
+size_t opt_dirty_max = (size_t)16 << 20;
 bool opt_abort_on_invalid = true;
 bool opt_stats_print = false;
 char opt_stats_opts[16] = "";
@@ -53,7 +53,7 @@ static const conf_opt_t conf_table[] = {
 	{ "dirty_decay_ms", CONF_LONG, &opt_dirty_decay_ms, 0, NULL, -1,
 	    "1000", "purge dirty pages older than this (0 = at once, -1 = never)" },
 	{ "dirty_max", CONF_SIZE, &opt_dirty_max, 0, NULL, 0,
-	    "8M", "an arena purges at once past this many dirty bytes" },
+	    "16M", "an arena purges at once past this many dirty bytes" },
 	{ "abort_on_invalid", CONF_BOOL, &opt_abort_on_invalid, 0, NULL, 0,
 	    "true", "abort after reporting an invalid free" },
 	{ "stats_print", CONF_BOOL, &opt_stats_print, 0, NULL, 0,

@@ -65,27 +65,41 @@ static void dirty_link(pages_t *p, extent_t *e) {
 	e->dnext = &p->dirty;
 	p->dirty.dprev->dnext = e;
 	p->dirty.dprev = e;
-	p->stats.dirty += e->size;
+	p->stats.dirty += e->ndirty;
 }
 
 static void dirty_unlink(pages_t *p, extent_t *e) {
 	e->dprev->dnext = e->dnext;
 	e->dnext->dprev = e->dprev;
-	p->stats.dirty -= e->size;
+	p->stats.dirty -= e->ndirty;
+}
+
+/* Link e into bin b: dirty runs at the head (reused first: no page faults),
+ * clean ones after the head. */
+static void bin_link(pages_t *p, unsigned b, extent_t *e) {
+	extent_t *head = p->bins[b];
+	if (head == NULL || e->ndirty != 0 || head->ndirty == 0) {
+		e->prev = NULL;
+		e->next = head;
+		if (head != NULL)
+			head->prev = e;
+		p->bins[b] = e;
+	} else {
+		e->prev = head;
+		e->next = head->next;
+		if (e->next != NULL)
+			e->next->prev = e;
+		head->next = e;
+	}
+	p->nonempty |= (uint64_t)1 << b;
 }
 
 /* Put free run e into its bin (and the dirty list); register its ends. */
 static void run_insert(pages_t *p, extent_t *e) {
-	unsigned b = pages_bin_floor(e->size);
 	e->kind = EXTENT_FREE;
 	e->owner = p->owner;
-	e->prev = NULL;
-	e->next = p->bins[b];
-	if (e->next != NULL)
-		e->next->prev = e;
-	p->bins[b] = e;
-	p->nonempty |= (uint64_t)1 << b;
-	if (e->dirty)
+	bin_link(p, pages_bin_floor(e->size), e);
+	if (e->ndirty != 0)
 		dirty_link(p, e);
 	rtree_set((void *)e->addr, e);
 	rtree_set((void *)(e->addr + e->size - PAGE), e);
@@ -102,7 +116,7 @@ static void run_remove(pages_t *p, extent_t *e) {
 		e->next->prev = e->prev;
 	if (p->bins[b] == NULL)
 		p->nonempty &= ~((uint64_t)1 << b);
-	if (e->dirty)
+	if (e->ndirty != 0)
 		dirty_unlink(p, e);
 	rtree_set((void *)e->addr, NULL);
 	rtree_set((void *)(e->addr + e->size - PAGE), NULL);
@@ -118,9 +132,10 @@ static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 
 /* Fold b (the run right after a) into a; b's descriptor is recycled. */
 static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
-	if (b->dirty && (!a->dirty || b->dirty_since < a->dirty_since))
+	if (b->ndirty != 0 && (a->ndirty == 0 ||
+	    b->dirty_since < a->dirty_since))
 		a->dirty_since = b->dirty_since;
-	a->dirty |= b->dirty;
+	a->ndirty += b->ndirty;
 	a->size += b->size;
 	desc_put_locked(p, b);
 }
@@ -143,17 +158,22 @@ static extent_t *run_coalesce(pages_t *p, extent_t *e) {
 	return e;
 }
 
-/* First run that holds need bytes: the head of the first non-empty bin of
- * a class >= need; the last bin holds any size, so it is searched. */
+/* A run of at least need bytes in a bin of a class >= need (the last bin
+ * holds any size, so it is searched); dirty runs first, so that pages
+ * already faulted in are reused before clean ones are touched. */
 static extent_t *run_find(pages_t *p, size_t need) {
-	uint64_t mask = p->nonempty & (~(uint64_t)0 << pages_bin_ceil(need));
-	while (mask != 0) {
+	uint64_t all = p->nonempty & (~(uint64_t)0 << pages_bin_ceil(need));
+	for (uint64_t mask = all; mask != 0; mask &= mask - 1) {
+		extent_t *e = p->bins[__builtin_ctzll(mask)];
+		if (e->ndirty != 0 && e->size >= need)
+			return e;
+	}
+	for (uint64_t mask = all; mask != 0; mask &= mask - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(mask);
 		for (extent_t *e = p->bins[i]; e != NULL; e = e->next) {
 			if (e->size >= need)
 				return e;
 		}
-		mask &= mask - 1;
 	}
 	return NULL;
 }
@@ -174,7 +194,7 @@ static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	p->stats.mapped += size;
 	e->addr = (uintptr_t)addr;
 	e->size = size;
-	e->dirty = 0;
+	e->ndirty = 0;
 	e = run_coalesce(p, e);
 	run_insert(p, e);
 	return e;
@@ -185,16 +205,26 @@ static uint64_t pages_decay_ns(void) {
 	    : (uint64_t)opt_dirty_decay_ms * 1000000u;
 }
 
-/* Dirty bytes an arena may keep before purging at once. */
-static size_t pages_dirty_bound(const pages_t *p) {
-	return MAX(opt_dirty_max, p->stats.active / 4);
+/* Dirty bytes an arena may keep before purging at once: dirty_max, or half
+ * the active bytes when larger; but only a quarter of dirty_max once the
+ * active bytes have fallen below an eighth of their peak (the program freed
+ * most of its heap: give the memory back now rather than when it next
+ * calls the allocator after the decay time). */
+static size_t pages_dirty_bound(pages_t *p) {
+	if (p->stats.active > p->active_peak)
+		p->active_peak = p->stats.active;
+	if (p->stats.active < p->active_peak / 8) {
+		p->active_peak = p->stats.active;
+		return opt_dirty_max / 4;
+	}
+	return MAX(opt_dirty_max, p->stats.active / 2);
 }
 
-/* Purge from the oldest dirty run: everything when force; else runs past
- * the decay time, and while over the bound, down to half of it. */
-static void pages_purge_locked(pages_t *p, bool force) {
+/* Purge from the oldest dirty run: runs past the decay time, and while
+ * the dirty bytes are over bound, down to half of it (bound 0: all). */
+static void pages_purge_locked(pages_t *p, size_t bound) {
 	uint64_t now = os_now_ns(), decay = pages_decay_ns();
-	size_t bound = pages_dirty_bound(p);
+	bool force = bound == 0;
 	bool over = p->stats.dirty > bound;
 	bool purged = false;
 	while (p->dirty.dnext != &p->dirty) {
@@ -204,8 +234,8 @@ static void pages_purge_locked(pages_t *p, bool force) {
 			break;
 		os_purge_forced((void *)e->addr, e->size);
 		dirty_unlink(p, e);
-		e->dirty = 0;
-		p->stats.purged += e->size;
+		p->stats.purged += e->ndirty;
+		e->ndirty = 0;
 		purged = true;
 	}
 	if (purged)
@@ -215,23 +245,25 @@ static void pages_purge_locked(pages_t *p, bool force) {
 static void pages_maybe_purge(pages_t *p) {
 	if (p->dirty.dnext == &p->dirty)
 		return;
-	if (p->stats.dirty > pages_dirty_bound(p) ||
+	size_t bound = pages_dirty_bound(p);
+	if (p->stats.dirty > bound ||
 	    os_now_ns() - p->dirty.dnext->dirty_since >= pages_decay_ns())
-		pages_purge_locked(p, false);
+		pages_purge_locked(p, MAX(bound, 1));
 }
 
 void pages_purge(pages_t *p, bool force) {
 	mutex_lock(&p->lock);
-	pages_purge_locked(p, force);
+	pages_purge_locked(p, force ? 0 : pages_dirty_bound(p));
 	mutex_unlock(&p->lock);
 }
 
-/* List the part [addr, addr+size) of a run as free, reusing e if given. */
+/* List the part [addr, addr+size) of a run with ndirty dirty bytes as free,
+ * in descriptor e; the part keeps at most its size of them. */
 static void run_put_part(pages_t *p, extent_t *e, uintptr_t addr, size_t size,
-    uint8_t dirty, uint64_t since) {
+    size_t ndirty, uint64_t since) {
 	e->addr = addr;
 	e->size = size;
-	e->dirty = dirty;
+	e->ndirty = MIN(ndirty, size);
 	e->dirty_since = since;
 	run_insert(p, e);
 }
@@ -246,14 +278,14 @@ static int run_carve(pages_t *p, extent_t *e, uintptr_t start, size_t size) {
 		run_insert(p, e);
 		return ENOMEM;
 	}
-	uint8_t dirty = e->dirty;
+	size_t ndirty = e->ndirty;
 	uint64_t since = e->dirty_since;
 	if (lead != 0) {
-		run_put_part(p, e, e->addr, lead, dirty, since);
+		run_put_part(p, e, e->addr, lead, ndirty, since);
 		e = spare;
 	}
 	if (trail != 0)
-		run_put_part(p, e, end, trail, dirty, since);
+		run_put_part(p, e, end, trail, ndirty, since);
 	else if (lead == 0)
 		desc_put_locked(p, e);
 	return 0;
@@ -279,7 +311,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	extent_t *e = desc != NULL ? run_take(p, need) : NULL;
 	uintptr_t start = e != NULL ? ALIGN_UP(e->addr, MAX(alignment, PAGE)) : 0;
 	if (e != NULL)
-		*zeroed = !e->dirty;
+		*zeroed = e->ndirty == 0;
 	if (e == NULL || run_carve(p, e, start, size) != 0) {
 		if (desc != NULL && given == NULL)
 			desc_put_locked(p, desc);
@@ -313,7 +345,7 @@ static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	}
 	f->addr = addr;
 	f->size = size;
-	f->dirty = 1;
+	f->ndirty = size;
 	f->dirty_since = os_now_ns();
 	f = run_coalesce(p, f);
 	run_insert(p, f);
@@ -348,7 +380,7 @@ int extent_run_grow(pages_t *p, extent_t *desc, size_t new_size) {
 	size_t take = new_size - desc->size;
 	run_remove(p, n);
 	if (n->size > take)
-		run_put_part(p, n, n->addr + take, n->size - take, n->dirty,
+		run_put_part(p, n, n->addr + take, n->size - take, n->ndirty,
 		    n->dirty_since);
 	else
 		desc_put_locked(p, n);

@@ -28,9 +28,11 @@ struct extent_s {
 	uintptr_t addr;
 	size_t size;            /* bytes, a multiple of PAGE */
 	uint8_t kind;           /* extent_kind_t */
-	uint8_t dirty;          /* free run: some pages may be non-zero */
+	uint8_t pad8;
 	uint16_t szind;         /* slab: its bin */
-	uint32_t pad;
+	uint32_t pad32;
+	size_t ndirty;          /* free run: bytes that may be non-zero (an
+	                         * upper bound); 0 = the run reads as zero */
 	void *owner;            /* the arena */
 	extent_t *next, *prev;  /* free run: size bin; cache: free list */
 	extent_t *dnext, *dprev;/* free run: dirty list */
@@ -43,7 +45,7 @@ struct extent_s {
 typedef struct {
 	size_t mapped;          /* chunk bytes mapped */
 	size_t active;          /* bytes in slab and large runs */
-	size_t dirty;           /* bytes in dirty free runs */
+	size_t dirty;           /* sum of the free runs' ndirty */
 	size_t huge;            /* bytes in huge mappings */
 	uint64_t purged;        /* bytes purged so far */
 	uint64_t purge_runs;    /* purge passes that purged something */
@@ -60,6 +62,8 @@ typedef struct pages_s {
 	extent_t *bins[PAGES_NBINS];
 	extent_t dirty;                   /* sentinel of the dirty list */
 	extent_t *desc_cache;             /* recycled descriptors */
+	size_t active_peak;               /* most active bytes since the heap
+	                                   * last shrank to an eighth */
 	pages_stats_t stats;
 } pages_t;
 

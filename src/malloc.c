@@ -62,6 +62,7 @@ void malloc_postfork_parent(void) {
 
 void malloc_postfork_child(void) {
 	mutex_postfork_child();
+	arena_postfork_child();
 }
 
 __attribute__((constructor)) static void malloc_constructor(void) {

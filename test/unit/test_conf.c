@@ -48,7 +48,7 @@ static const char *value_of(const char *name) {
 static void check_defaults(void) {
 	CHECK(opt_metadata_thp == METADATA_THP_AUTO);
 	CHECK(opt_dirty_decay_ms == 1000);
-	CHECK(opt_dirty_max == (size_t)8 << 20);
+	CHECK(opt_dirty_max == (size_t)16 << 20);
 	CHECK(opt_abort_on_invalid == true);
 	CHECK(opt_stats_print == false);
 	CHECK(opt_stats_opts[0] == '\0');
@@ -71,7 +71,7 @@ static void test_defaults(void) {
 		    "%s: %s then %s", conf_name(i), before[i],
 		    value_of(conf_name(i)));
 	CHECK(strcmp(value_of("metadata_thp"), "auto") == 0);
-	CHECK(strcmp(value_of("dirty_max"), "8388608") == 0);
+	CHECK(strcmp(value_of("dirty_max"), "16777216") == 0);
 	CHECK(conf_name(n) == NULL && conf_name(1000) == NULL);
 	test_end();
 }
