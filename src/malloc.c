@@ -215,7 +215,8 @@ void bm_free(void *p) {
 	arena_t *a = tsd_tls.arena;
 	if (LIKELY(e->owner == a)) {
 		slab_free_local(s, p);
-		if (UNLIKELY(s->used == 0 || s->state == SLAB_FULL))
+		if (UNLIKELY(s->state != SLAB_CURRENT) &&
+		    (s->used == 0 || s->state == SLAB_FULL))
 			arena_free_local_slow(a, s);
 		return;
 	}
