@@ -63,7 +63,7 @@ static const conf_opt_t conf_table[] = {
 	{ "stats_file", CONF_STRING, opt_stats_file, sizeof(opt_stats_file), NULL,
 	    0, "", "write the report to this file instead of stderr" },
 	{ "junk", CONF_BOOL, &opt_junk, 0, NULL, 0,
-	    "false", "debug: fill freed small blocks with 0x5a" },
+	    "false", "debug builds: fill freed small blocks with 0x5a" },
 };
 
 #define CONF_NOPTS (sizeof(conf_table) / sizeof(conf_table[0]))

@@ -212,6 +212,9 @@ void bm_free(void *p) {
 		malloc_lookup(p, "free");
 		return;
 	}
+	if (config_debug && opt_junk)
+		memset((char *)p + 2 * sizeof(void *), 0x5a,
+		    s->block_size - 2 * sizeof(void *));
 	arena_t *a = tsd_tls.arena;
 	if (LIKELY(e->owner == a)) {
 		slab_free_local(s, p);
