@@ -151,6 +151,16 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
 }
 
+/* Zero the first size bytes of a fresh allocation that may be dirty. A page
+ * run of 64 KiB or more is handed back to the kernel instead of written:
+ * its pages then read as zero and fault in only when touched. */
+static void malloc_zero(void *p, size_t size) {
+	if (size >= ((size_t)64 << 10) && ((uintptr_t)p & (PAGE - 1)) == 0 &&
+	    os_purge_forced(p, PAGE_CEILING(size)) == 0)
+		return;
+	memset(p, 0, size);
+}
+
 /* Boot, find the thread's arena, allocate; errno = ENOMEM on failure. */
 BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
     bool zero) {
@@ -162,7 +172,7 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	if (p == NULL)
 		return malloc_enomem();
 	if (zero && !zeroed)
-		memset(p, 0, size);
+		malloc_zero(p, size);
 	return p;
 }
 
@@ -311,7 +321,8 @@ void *bm_memalign(size_t alignment, size_t size) {
 	return malloc_aligned(alignment, size);
 }
 
-/* As glibc: an alignment that is not a power of two is EINVAL. */
+/* An alignment that is not a power of two is EINVAL, as C17 and glibc 2.38
+ * say (glibc 2.36 treated aligned_alloc as memalign and rounded it up). */
 void *bm_aligned_alloc(size_t alignment, size_t size) {
 	if (!IS_POW2(alignment)) {
 		errno = EINVAL;

@@ -654,7 +654,7 @@ static size_t parse_size(const char *s)
 /* opt.NAME reads what BASEMALLOC_CONF (or README's default) says. */
 static int check_one_opt(const char *name, const char *want)
 {
-	char ctlname[96];
+	char ctlname[300];
 	unsigned char buf[16];
 	size_t len = 0;
 	snprintf(ctlname, sizeof(ctlname), "opt.%s", name);
