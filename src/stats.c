@@ -430,7 +430,7 @@ static int ctl_act_fault_inject(const unsigned *idx, const void *newp,
 #define E_ABIN(n, f) { n, CTL_U64, SRC_ARENA_BIN, offsetof(stats_bin_t, f), \
 	NULL, NULL, NULL }
 
-/* Every name; docs-stats.md and include/basemalloc.h list the same. */
+/* Every name; README.md and include/basemalloc.h list the same. */
 static const ctl_entry_t ctl_table[] = {
 	E_FN("version", CTL_STRING, ctl_get_version, NULL),
 	E_FN("epoch", CTL_U64, ctl_get_epoch, ctl_set_epoch),

@@ -25,7 +25,7 @@ void stats_base_totals(stats_base_totals_t *out);
 /* glibc's introspection calls; preload/ exports them under libc's names.
  * malloc_stats: the glibc-shaped summary on fd 2. */
 void stats_malloc_stats(void);
-/* mallinfo2 / mallinfo with basemalloc's figures (see docs-stats.md). */
+/* mallinfo2 / mallinfo with basemalloc's figures (see README.md, "Statistics"). */
 struct mallinfo2 stats_mallinfo2(void);
 struct mallinfo stats_mallinfo(void);
 /* malloc_info: XML in glibc's shape on fp; options must be 0. 0, or EINVAL

@@ -8,7 +8,7 @@
  * VmFlag and AnonHugePages, the options, the text and JSON reports,
  * mallinfo2/mallinfo, malloc_info and malloc_stats.
  * Environment (set by the runner): BM_STATS_NAMES (the names table of
- * docs-stats.md, "name<TAB>type" lines), BM_STATS_OPTIONS (README's options,
+ * README.md, "name<TAB>type" lines), BM_STATS_OPTIONS (README's options,
  * "name<TAB>default" lines), BM_STATS_TMP (a directory for files the runner
  * checks afterwards).
  */
