@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "log.h"
 #include "mutex.h"
+#include "rtree.h"
 
 slab_t arena_slab_empty;
 
@@ -288,6 +289,34 @@ static void *arena_slab_refill(slab_t *s) {
 	return slab_alloc(s);
 }
 
+/* Debug builds: slab s (owned by the caller) is consistent. Its counts:
+ * blocks out plus blocks on the local free list make the carved blocks,
+ * which do not exceed nblocks, and remote frees are among the blocks out.
+ * Its free lists hold carved blocks of s only (inside, on a block boundary;
+ * no cycle). Every page of its run maps to s in the rtree. */
+static void arena_slab_check(const slab_t *s) {
+	if (!config_debug)
+		return;
+	uint32_t nfree = 0, nremote = 0;
+	for (void **b = s->free; b != NULL; b = b[0]) {
+		BM_ASSERT(slab_block_valid(s, b));
+		BM_ASSERT(((uintptr_t)b - s->ext.addr) / s->block_size < s->bump);
+		nfree++;
+		BM_ASSERT(nfree <= s->bump);
+	}
+	for (void **b = atomic_load_explicit(&s->remote_free,
+	    memory_order_acquire); b != NULL; b = b[0]) {
+		BM_ASSERT(slab_block_valid(s, b));
+		nremote++;
+		BM_ASSERT(nremote <= s->used);
+	}
+	BM_ASSERT(s->bump <= s->nblocks);
+	BM_ASSERT(s->used + nfree == s->bump);
+	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
+	for (size_t off = 0; off < s->ext.size; off += PAGE)
+		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
+}
+
 void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
 	slab_t *s = bin->cur;
@@ -305,6 +334,7 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 		partial_unlink(bin, s);
 	else if ((s = arena_slab_new(a, ind)) == NULL)
 		return NULL;
+	arena_slab_check(s);
 	s->state = SLAB_CURRENT;
 	bin->cur = s;
 	if ((p = slab_alloc(s)) != NULL)

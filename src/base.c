@@ -254,6 +254,36 @@ static void base_block_link_locked(base_t *base, base_block_t *b) {
 	base_thp_apply_locked(base, b);
 }
 
+/* Debug builds: the base's figures agree with its blocks (mutex held).
+ * The blocks' sizes add up to mapped and their count to blocks; each is
+ * HUGEPAGE-aligned with its tail inside it, ending at its end; every listed
+ * tail is non-empty and in the list of its size class, whose bit is set;
+ * and allocated <= resident <= mapped. */
+static void base_check_locked(const base_t *base) {
+	if (!config_debug)
+		return;
+	size_t mapped = 0, blocks = 0;
+	for (const base_block_t *b = base->blocks; b != NULL; b = b->next) {
+		uintptr_t start = (uintptr_t)b;
+		BM_ASSERT(start % HUGEPAGE == 0 && b->size % HUGEPAGE == 0);
+		BM_ASSERT(b->tail >= start + BASE_HEADER_SIZE);
+		BM_ASSERT(b->tail + b->tail_size == start + b->size);
+		mapped += b->size;
+		blocks++;
+	}
+	BM_ASSERT(mapped == base->stats.mapped && blocks == base->stats.blocks);
+	for (unsigned c = 0; c < BASE_NCLASSES; c++) {
+		bool set = (base->avail_map[c / 64] >> (c % 64)) & 1;
+		BM_ASSERT(set == (base->avail[c] != NULL));
+		for (const base_block_t *b = base->avail[c]; b != NULL;
+		    b = b->avail_next)
+			BM_ASSERT(b->tail_size != 0 &&
+			    base_class_floor(b->tail_size) == c);
+	}
+	BM_ASSERT(base->stats.allocated <= base->stats.resident);
+	BM_ASSERT(base->stats.resident <= base->stats.mapped);
+}
+
 /* Grow the base by one block holding usize at alignment; serve the request
  * from it. Called and returns with the mutex held (dropped meanwhile). */
 static void *base_alloc_grow_locked(base_t *base, size_t usize,
@@ -267,7 +297,9 @@ static void *base_alloc_grow_locked(base_t *base, size_t usize,
 		return NULL;
 	base_block_link_locked(base, b);
 	*zeroed = b->zeroed;
-	return base_bump_locked(base, b, usize, alignment);
+	void *ret = base_bump_locked(base, b, usize, alignment);
+	base_check_locked(base);
+	return ret;
 }
 
 void *base_alloc(base_t *base, size_t size, size_t alignment) {

@@ -335,6 +335,36 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	return desc;
 }
 
+/* Debug builds: the free runs of p are consistent (lock held). Each sits
+ * in the bin of its floor size class, whose bit is set; it is a free run of
+ * this arena, page-sized, its first and last pages map to it, its dirty
+ * bytes do not exceed it; the dirty list holds exactly the runs with dirty
+ * bytes, which add up to stats.dirty. */
+static void pages_check_locked(pages_t *p) {
+	if (!config_debug)
+		return;
+	size_t dirty = 0;
+	for (unsigned b = 0; b < PAGES_NBINS; b++) {
+		BM_ASSERT((p->bins[b] != NULL) == ((p->nonempty >> b) & 1));
+		for (extent_t *e = p->bins[b]; e != NULL; e = e->next) {
+			BM_ASSERT(e->kind == EXTENT_FREE && e->owner == p->owner);
+			BM_ASSERT(e->size != 0 && e->size % PAGE == 0);
+			BM_ASSERT(pages_bin_floor(e->size) == b);
+			BM_ASSERT(e->next == NULL || e->next->prev == e);
+			BM_ASSERT(e->ndirty <= e->size);
+			BM_ASSERT(rtree_lookup((void *)e->addr) == e);
+			BM_ASSERT(rtree_lookup((void *)(e->addr + e->size - PAGE)) == e);
+			dirty += e->ndirty;
+		}
+	}
+	size_t listed = 0;
+	for (extent_t *e = p->dirty.dnext; e != &p->dirty; e = e->dnext) {
+		BM_ASSERT(e->kind == EXTENT_FREE && e->ndirty != 0);
+		listed += e->ndirty;
+	}
+	BM_ASSERT(dirty == p->stats.dirty && listed == p->stats.dirty);
+}
+
 /* List [addr, addr+size) as a new dirty free run, merged with neighbours. */
 static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	extent_t *f = desc_get_locked(p);
@@ -349,6 +379,7 @@ static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	f->dirty_since = os_now_ns();
 	f = run_coalesce(p, f);
 	run_insert(p, f);
+	pages_check_locked(p);
 	pages_maybe_purge(p);
 }
 
