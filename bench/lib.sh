@@ -69,9 +69,12 @@ bench_find_allocators() {
 		BENCH_LIB[glibc]=""
 	fi
 	if bench_want basemalloc; then
-		if [ -e "$BENCH_ROOT/libbasemalloc.so" ]; then
+		lib=${BENCH_BASEMALLOC:-$BENCH_ROOT/libbasemalloc.so}
+		if [ -e "$lib" ]; then
 			BENCH_ALLOCS+=(basemalloc)
-			BENCH_LIB[basemalloc]="$BENCH_ROOT/libbasemalloc.so"
+			BENCH_LIB[basemalloc]=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
+		elif [ -n "${BENCH_BASEMALLOC:-}" ]; then
+			bench_say "bench: basemalloc: $lib (BENCH_BASEMALLOC) does not exist; running without it"
 		else
 			bench_say "bench: basemalloc: ./libbasemalloc.so is not built (run \`make\`); running without it"
 		fi
