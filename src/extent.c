@@ -132,6 +132,7 @@ static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 
 /* Fold b (the run right after a) into a; b's descriptor is recycled. */
 static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
+	a->nonzero |= b->nonzero;
 	if (b->ndirty != 0 && (a->ndirty == 0 ||
 	    b->dirty_since < a->dirty_since))
 		a->dirty_since = b->dirty_since;
@@ -195,29 +196,44 @@ static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	e->addr = (uintptr_t)addr;
 	e->size = size;
 	e->ndirty = 0;
+	e->nonzero = 0;
 	e = run_coalesce(p, e);
 	run_insert(p, e);
 	return e;
 }
+
+/* A freed run (or a part left over from a split) this large asks the
+ * kernel how much of it is resident, so that a big block of which the
+ * program touched a little does not count (and get purged) as dirty in
+ * whole. */
+#define PAGES_RESIDENT_MIN ((size_t)1 << 20)
 
 static uint64_t pages_decay_ns(void) {
 	return opt_dirty_decay_ms < 0 ? UINT64_MAX
 	    : (uint64_t)opt_dirty_decay_ms * 1000000u;
 }
 
-/* Dirty bytes an arena may keep before purging at once: dirty_max, or half
- * the active bytes when larger; but only a quarter of dirty_max once the
- * active bytes have fallen below an eighth of their peak (the program freed
- * most of its heap: give the memory back now rather than when it next
- * calls the allocator after the decay time). */
+/* Dirty bytes an arena may keep before purging at once: dirty_max, or the
+ * active bytes, or half their peak, whichever is largest (the decay purges
+ * what stays unused); but only a quarter of dirty_max when the active
+ * bytes have just fallen below both that and an eighth of their peak (the
+ * program freed most of its heap: give the memory back now rather than when
+ * it next calls the allocator after the decay time). That tighter bound
+ * applies at most once per decay period, so a program whose heap swings
+ * (big blocks coming and going) is not purged on every swing. */
 static size_t pages_dirty_bound(pages_t *p) {
-	if (p->stats.active > p->active_peak)
-		p->active_peak = p->stats.active;
-	if (p->stats.active < p->active_peak / 8) {
-		p->active_peak = p->stats.active;
-		return opt_dirty_max / 4;
+	size_t active = p->stats.active;
+	if (active > p->active_peak)
+		p->active_peak = active;
+	if (active < p->active_peak / 8 && active < opt_dirty_max / 4) {
+		uint64_t now = os_now_ns();
+		p->active_peak = active;
+		if (now - p->shrunk_at >= pages_decay_ns()) {
+			p->shrunk_at = now;
+			return opt_dirty_max / 4;
+		}
 	}
-	return MAX(opt_dirty_max, p->stats.active / 2);
+	return MAX(opt_dirty_max, MAX(active, p->active_peak / 2));
 }
 
 /* Purge from the oldest dirty run: runs past the decay time, and while
@@ -236,6 +252,7 @@ static void pages_purge_locked(pages_t *p, size_t bound) {
 		dirty_unlink(p, e);
 		p->stats.purged += e->ndirty;
 		e->ndirty = 0;
+		e->nonzero = 0;
 		purged = true;
 	}
 	if (purged)
@@ -257,13 +274,19 @@ void pages_purge(pages_t *p, bool force) {
 	mutex_unlock(&p->lock);
 }
 
-/* List the part [addr, addr+size) of a run with ndirty dirty bytes as free,
- * in descriptor e; the part keeps at most its size of them. */
+/* List the part [addr, addr+size) of a run like `from` (its ndirty dirty
+ * bytes, nonzero flag and age) as free, in descriptor e; the part keeps at
+ * most its size of dirty bytes. */
 static void run_put_part(pages_t *p, extent_t *e, uintptr_t addr, size_t size,
-    size_t ndirty, uint64_t since) {
+    const extent_t *from) {
+	size_t ndirty = from->ndirty;
+	uint64_t since = from->dirty_since;
+	e->nonzero = from->nonzero;
 	e->addr = addr;
 	e->size = size;
 	e->ndirty = MIN(ndirty, size);
+	if (ndirty != 0 && size >= PAGES_RESIDENT_MIN)
+		e->ndirty = os_resident((void *)addr, size);
 	e->dirty_since = since;
 	run_insert(p, e);
 }
@@ -278,14 +301,13 @@ static int run_carve(pages_t *p, extent_t *e, uintptr_t start, size_t size) {
 		run_insert(p, e);
 		return ENOMEM;
 	}
-	size_t ndirty = e->ndirty;
-	uint64_t since = e->dirty_since;
+	extent_t from = *e;
 	if (lead != 0) {
-		run_put_part(p, e, e->addr, lead, ndirty, since);
+		run_put_part(p, e, from.addr, lead, &from);
 		e = spare;
 	}
 	if (trail != 0)
-		run_put_part(p, e, end, trail, ndirty, since);
+		run_put_part(p, e, end, trail, &from);
 	else if (lead == 0)
 		desc_put_locked(p, e);
 	return 0;
@@ -311,7 +333,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	extent_t *e = desc != NULL ? run_take(p, need) : NULL;
 	uintptr_t start = e != NULL ? ALIGN_UP(e->addr, MAX(alignment, PAGE)) : 0;
 	if (e != NULL)
-		*zeroed = e->ndirty == 0;
+		*zeroed = !e->nonzero;
 	if (e == NULL || run_carve(p, e, start, size) != 0) {
 		if (desc != NULL && given == NULL)
 			desc_put_locked(p, desc);
@@ -375,7 +397,9 @@ static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	}
 	f->addr = addr;
 	f->size = size;
-	f->ndirty = size;
+	f->nonzero = 1;
+	f->ndirty = size >= PAGES_RESIDENT_MIN ? os_resident((void *)addr, size)
+	    : size;
 	f->dirty_since = os_now_ns();
 	f = run_coalesce(p, f);
 	run_insert(p, f);
@@ -411,8 +435,7 @@ int extent_run_grow(pages_t *p, extent_t *desc, size_t new_size) {
 	size_t take = new_size - desc->size;
 	run_remove(p, n);
 	if (n->size > take)
-		run_put_part(p, n, n->addr + take, n->size - take, n->ndirty,
-		    n->dirty_since);
+		run_put_part(p, n, n->addr + take, n->size - take, n);
 	else
 		desc_put_locked(p, n);
 	desc->size = new_size;

@@ -4,7 +4,7 @@
  * freed runs coalesce with free neighbours (found through the rtree), wait on
  * the dirty list, and are purged (MADV_DONTNEED) when they have been dirty
  * longer than dirty_decay_ms or when the arena's dirty bytes pass the bound
- * (dirty_max, or a quarter of the active bytes when that is larger).
+ * (dirty_max, or the active bytes when larger; see pages_dirty_bound).
  * Huge allocations get their own mapping and only an rtree entry here.
  * Lock: pages_t.lock (rank ARENA) guards the free runs, the dirty list, the
  * descriptor cache and the counters; every extern function takes it itself.
@@ -28,11 +28,12 @@ struct extent_s {
 	uintptr_t addr;
 	size_t size;            /* bytes, a multiple of PAGE */
 	uint8_t kind;           /* extent_kind_t */
-	uint8_t pad8;
+	uint8_t nonzero;        /* free run: may hold non-zero bytes */
 	uint16_t szind;         /* slab: its bin */
 	uint32_t pad32;
-	size_t ndirty;          /* free run: bytes that may be non-zero (an
-	                         * upper bound); 0 = the run reads as zero */
+	size_t ndirty;          /* free run: bytes that may be resident and
+	                         * dirty (an upper bound; what purging would
+	                         * give back); on the dirty list when > 0 */
 	void *owner;            /* the arena */
 	extent_t *next, *prev;  /* free run: size bin; cache: free list */
 	extent_t *dnext, *dprev;/* free run: dirty list */
@@ -64,6 +65,7 @@ typedef struct pages_s {
 	extent_t *desc_cache;             /* recycled descriptors */
 	size_t active_peak;               /* most active bytes since the heap
 	                                   * last shrank to an eighth */
+	uint64_t shrunk_at;               /* when that last cut the bound */
 	pages_stats_t stats;
 } pages_t;
 

@@ -165,6 +165,19 @@ int os_purge_lazy(void *addr, size_t size) {
 	return os_advise(addr, size, MADV_FREE);
 }
 
+size_t os_resident(void *addr, size_t size) {
+	unsigned char vec[1024];
+	size_t resident = 0;
+	for (size_t off = 0; off < size; off += sizeof(vec) * PAGE) {
+		size_t len = MIN(size - off, sizeof(vec) * PAGE);
+		if (mincore((char *)addr + off, len, vec) != 0)
+			return size;
+		for (size_t i = 0; i < (len + PAGE - 1) / PAGE; i++)
+			resident += (vec[i] & 1) ? PAGE : 0;
+	}
+	return resident;
+}
+
 int os_huge(void *addr, size_t size) {
 	return os_advise(addr, size, MADV_HUGEPAGE);
 }

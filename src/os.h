@@ -34,6 +34,9 @@ int os_decommit(void *addr, size_t size);
 int os_purge_forced(void *addr, size_t size);
 /* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
 int os_purge_lazy(void *addr, size_t size);
+/* Bytes of [addr, addr+size) resident in RAM (mincore), or size when the
+ * kernel cannot tell. Pages swapped out count as not resident. */
+size_t os_resident(void *addr, size_t size);
 /* MADV_HUGEPAGE / MADV_NOHUGEPAGE. */
 int os_huge(void *addr, size_t size);
 int os_nohuge(void *addr, size_t size);
