@@ -21,7 +21,7 @@ function median(key,    n, i, j, t, a) {
 	return (a[n / 2] + a[n / 2 + 1]) / 2
 }
 
-function out(s) { print s; print s > (outdir "/tables.txt") }
+function out(s) { sub(/ +$/, "", s); print s; print s > (outdir "/tables.txt") }
 
 function fmt(metric, v) {
 	if (v == "") return "-"
