@@ -139,29 +139,47 @@ bench_progress() {
 }
 bench_progress_done() { [ -t 2 ] && printf '\r\033[K' >&2; return 0; }
 
-# bench_measure CSV RUN WORKLOAD ALLOC PRELOAD TIMEOUT RSSFILE LOGBASE DRIVER -- CMD...
-# Runs CMD under measure, appends one CSV row and sets BENCH_STATUS (exit:0
-# when it went well), keeps stdout/stderr in LOGBASE.out/.err. RSSFILE and
-# DRIVER may be empty. Uses the workload's own end_rss_kib / idle_s /
-# bm_meta lines when it prints them.
+# bench_measure LIST RUN WORKLOAD ALLOC PRELOAD TIMEOUT RSSFILE LOGBASE DRIVER -- CMD...
+# Runs CMD under measure (VAR=VALUE words before CMD go to its environment),
+# keeps its stdout/stderr in LOGBASE.out/.err and measure's figures in
+# LOGBASE.res, adds the run to LIST (bench_csv turns LIST into the CSV) and
+# sets BENCH_STATUS (exit:0 when it went well). RSSFILE and DRIVER may be
+# empty. No other process is started: on a slow-forking machine that is what
+# a short run's overhead is made of.
 bench_measure() {
-	local csv=$1 run=$2 wl=$3 alloc=$4 preload=$5 timeout=$6 rssfile=$7 log=$8 driver=$9
+	local list=$1 run=$2 wl=$3 alloc=$4 preload=$5 timeout=$6 rssfile=$7 log=$8 driver=$9
 	shift 10
-	local res="$log.res" args=() row f
+	local res="$log.res" args=() k v
 	args=(-o "$res" -t "$timeout")
 	[ -n "$rssfile" ] && args+=(-r "$rssfile")
 	[ -n "$preload" ] && args+=(-p "$preload")
 	[ -n "$driver" ] && args+=(-d "$driver")
+	while [ $# -gt 0 ] && [[ "$1" == [A-Za-z_]*=* ]]; do
+		args+=(-e "$1")
+		shift
+	done
+	rm -f "$res"
 	"$BENCH_BUILD/measure" "${args[@]}" -- "$@" >"$log.out" 2>"$log.err" </dev/null
-	if [ ! -s "$res" ]; then
+	BENCH_STATUS=measure-failed
+	if [ -s "$res" ]; then
+		while IFS='=' read -r k v; do
+			[ "$k" = status ] && BENCH_STATUS=$v
+			[ "$k" = driver_status ] && [ "$v" != exit:0 ] &&
+				[ "$BENCH_STATUS" = exit:0 ] && BENCH_STATUS="driver-$v"
+		done <"$res"
+	else
 		printf 'measure: no result\n' >>"$log.err"
-		printf 'status=measure-failed\n' >"$res"
 	fi
-	row=$(awk -v run="$run" -v wl="$wl" -v alloc="$alloc" \
-		-v out="$log.out" -v err="$log.err" -f "$BENCH_DIR/row.awk" "$res")
-	printf '%s\n' "$row" >>"$csv"
-	IFS=, read -r -a f <<<"$row"
-	BENCH_STATUS=${f[3]}
+	printf '%s\t%s\t%s\t%s\n' "$run" "$wl" "$alloc" "$log" >>"$list"
+}
+
+# bench_csv LIST CSV: writes the raw CSV of every run in LIST.
+bench_csv() {
+	printf '%s\n' "$BENCH_CSV_HEADER" >"$2"
+	if ! awk -f "$BENCH_DIR/rows.awk" "$1" >>"$2"; then
+		bench_say "bench: cannot build $2 from $1"
+		return 1
+	fi
 }
 
 # bench_report CSV OUTDIR TITLE: prints the tables and writes summary files.

@@ -3,10 +3,10 @@
  * suite (bench/run, bench/compare), not of the library.
  *
  *   measure [-o RESULT] [-r RSSFILE] [-i MS] [-t SECONDS] [-p PRELOAD]
- *           [-d DRIVER] -- COMMAND ARGS...
+ *           [-e NAME=VALUE]... [-d DRIVER] -- COMMAND ARGS...
  *
- * Forks COMMAND in its own process group (with LD_PRELOAD=PRELOAD in its
- * environment only), samples the resident set of its process tree from
+ * Forks COMMAND in its own process group (with LD_PRELOAD=PRELOAD and the
+ * -e variables in its environment only), samples the resident set of its process tree from
  * /proc every MS milliseconds (default 10) into RSSFILE ("ms kib" lines),
  * waits for it with wait4() and writes "key=value" lines to RESULT (default
  * stdout): wall and CPU seconds, ru_maxrss, faults, the sampled peak and the
@@ -36,12 +36,15 @@
 #include <unistd.h>
 
 #define MEASURE_MAX_TREE 256
+#define MEASURE_MAX_ENV 32
 
 struct opts {
 	const char *result;
 	const char *rssfile;
 	const char *preload;
 	const char *driver;
+	char *env[MEASURE_MAX_ENV];
+	int nenv;
 	long interval_ms;
 	double timeout_s;
 	char **argv;
@@ -73,7 +76,8 @@ static double measure_now(void)
 static void measure_usage(void)
 {
 	fprintf(stderr, "usage: measure [-o RESULT] [-r RSSFILE] [-i MS] "
-	    "[-t SECONDS] [-p PRELOAD] [-d DRIVER] -- COMMAND ARGS...\n");
+	    "[-t SECONDS] [-p PRELOAD] [-e NAME=VALUE]... [-d DRIVER] -- "
+	    "COMMAND ARGS...\n");
 	exit(2);
 }
 
@@ -82,7 +86,7 @@ static int measure_parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 	memset(o, 0, sizeof(*o));
 	o->interval_ms = 10;
-	while ((c = getopt(argc, argv, "+o:r:i:t:p:d:")) != -1) {
+	while ((c = getopt(argc, argv, "+o:r:i:t:p:e:d:")) != -1) {
 		switch (c) {
 		case 'o': o->result = optarg; break;
 		case 'r': o->rssfile = optarg; break;
@@ -90,6 +94,11 @@ static int measure_parse_opts(int argc, char **argv, struct opts *o)
 		case 't': o->timeout_s = atof(optarg); break;
 		case 'p': o->preload = optarg; break;
 		case 'd': o->driver = optarg; break;
+		case 'e':
+			if (o->nenv == MEASURE_MAX_ENV || !strchr(optarg, '='))
+				return EINVAL;
+			o->env[o->nenv++] = optarg;
+			break;
 		default: return EINVAL;
 		}
 	}
@@ -191,7 +200,9 @@ static void measure_set_preload(const char *preload)
 	}
 }
 
-static pid_t measure_spawn(char **argv, const char *preload, int own_group)
+/* Forks and execs argv; the child gets the preload and the -e variables
+ * when o is given (the measured command), nothing extra otherwise. */
+static pid_t measure_spawn(char **argv, const struct opts *o, int own_group)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -201,7 +212,11 @@ static pid_t measure_spawn(char **argv, const char *preload, int own_group)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (own_group)
 		setpgid(0, 0);
-	measure_set_preload(preload);
+	if (o) {
+		for (int i = 0; i < o->nenv; i++)
+			putenv(o->env[i]);
+		measure_set_preload(o->preload);
+	}
 	execvp(argv[0], argv);
 	fprintf(stderr, "measure: cannot run %s: %s\n", argv[0],
 	    strerror(errno));
@@ -329,7 +344,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 
 	s.t0 = measure_now();
-	s.pid = measure_spawn(o.argv, o.preload, 1);
+	s.pid = measure_spawn(o.argv, &o, 1);
 	if (s.pid < 0) {
 		perror("measure: fork");
 		return 2;

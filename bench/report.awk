@@ -240,6 +240,11 @@ NR == 1 && $1 == "run" { next }
 }
 
 END {
+	if (nraw == 0) {
+		out(title)
+		out("no runs recorded")
+		exit 1
+	}
 	for (r = 1; r <= nwl; r++) for (c = 1; c <= nalloc; c++) for (k = 1; k <= nmet; k++)
 		M[W[r], A[c], MET[k]] = median(W[r] SUBSEP A[c] SUBSEP MET[k])
 	out(title)
