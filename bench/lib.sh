@@ -182,11 +182,12 @@ bench_csv() {
 	fi
 }
 
-# bench_report CSV OUTDIR TITLE: prints the tables and writes summary files.
+# bench_report CSV OUTDIR TITLE [ANYEXIT]: prints the tables and writes the
+# summary files; ANYEXIT=1 counts a non-zero exit code as a completed run.
 bench_report() {
-	local csv=$1 outdir=$2 title=$3
+	local csv=$1 outdir=$2 title=$3 anyexit=${4:-0}
 	awk -F, -v allocs="${BENCH_ALLOCS[*]}" -v outdir="$outdir" -v title="$title" \
-		-f "$BENCH_DIR/report.awk" "$csv"
+		-v anyexit="$anyexit" -f "$BENCH_DIR/report.awk" "$csv"
 }
 
 # A fixed colour per allocator, the same in every chart.

@@ -6,6 +6,8 @@
 # tcmalloc) and a geometric-mean row. Writes, under -v outdir: tables.txt
 # (what it printed), summary.csv (medians), results.json (medians, ratios and
 # the raw rows) and ratio-time.dat / ratio-peak.dat (for the bar chart).
+# -v anyexit=1 counts any normal exit as a successful run (bench/compare: a
+# user's command may exit non-zero by design); otherwise only exit:0 does.
 # Portable awk (no gawk extensions). Run with -F, .
 
 function median(key,    n, i, j, t, a) {
@@ -225,7 +227,7 @@ NR == 1 && $1 == "run" { next }
 	RAW[++nraw] = $0
 	w = $2; a = $3
 	if (!(w in wseen)) { wseen[w] = 1; W[++nwl] = w }
-	if ($4 != "exit:0") { fail[w, a]++; laststatus[w, a] = $4; next }
+	if ($4 != "exit:0" && !(anyexit && $4 ~ /^exit:/)) { fail[w, a]++; laststatus[w, a] = $4; next }
 	ok[w, a]++
 	for (k = 1; k <= nmet; k++) {
 		v = $(COL[MET[k]])
