@@ -8,6 +8,8 @@
 #include "arena.h"
 #include "log.h"
 #include "mutex.h"
+
+#include <errno.h>
 #include "rtree.h"
 
 slab_t arena_slab_empty;
@@ -127,6 +129,14 @@ unsigned arena_count_abandoned(void) {
 
 arena_t *arena_get(unsigned i) {
 	return i < arena_count() ? arenas[i] : NULL;
+}
+
+size_t arena_unmap_free_all(void) {
+	size_t total = 0;
+	unsigned n = arena_count();
+	for (unsigned i = 0; i < n; i++)
+		total += pages_unmap_free(&arenas[i]->pages);
+	return total;
 }
 
 void arena_purge_all(void) {
@@ -355,6 +365,8 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
 	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
+	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
+		e = extent_huge_alloc(&a->pages, size, alignment);
 	return e != NULL ? (void *)e->addr : NULL;
 }
 

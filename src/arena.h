@@ -75,6 +75,8 @@ void arena_free_run(extent_t *e);
 /* In the fork child: drop from the pool the arenas whose token a vanished
  * thread held (their state may be mid-update). */
 void arena_postfork_child(void);
+/* Unmap every arena's free runs (a map failed); the bytes given back. */
+size_t arena_unmap_free_all(void);
 /* Purge every arena's dirty pages now (malloc_trim). */
 void arena_purge_all(void);
 /* Number of arenas created / currently in the pool. */

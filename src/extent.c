@@ -179,13 +179,47 @@ static extent_t *run_find(pages_t *p, size_t need) {
 	return NULL;
 }
 
+/* Unmap every free run (address space is short: a map failed). Returns
+ * the bytes unmapped. */
+static size_t pages_unmap_free_locked(pages_t *p) {
+	size_t total = 0;
+	for (unsigned b = 0; b < PAGES_NBINS; b++) {
+		while (p->bins[b] != NULL) {
+			extent_t *e = p->bins[b];
+			run_remove(p, e);
+			os_unmap((void *)e->addr, e->size);
+			p->stats.mapped -= e->size;
+			total += e->size;
+			desc_put_locked(p, e);
+		}
+	}
+	return total;
+}
+
+size_t pages_unmap_free(pages_t *p) {
+	mutex_lock(&p->lock);
+	size_t total = pages_unmap_free_locked(p);
+	mutex_unlock(&p->lock);
+	return total;
+}
+
+/* Map size bytes; when address space ran out (ENOMEM) and giving the free
+ * runs' address space back frees at least as much, try once more. */
+static void *pages_map_retry(pages_t *p, size_t size) {
+	void *addr = os_map(size);
+	if (addr == NULL && errno == ENOMEM &&
+	    pages_unmap_free_locked(p) >= size)
+		addr = os_map(size);
+	return addr;
+}
+
 /* Map a chunk that holds need bytes and list it as a clean free run. */
 static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	size_t size = MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
 	extent_t *e = desc_get_locked(p);
 	if (e == NULL)
 		return NULL;
-	void *addr = os_map(size);
+	void *addr = pages_map_retry(p, size);
 	if (addr == NULL || rtree_reserve(addr, size) != 0) {
 		if (addr != NULL)
 			os_unmap(addr, size);

@@ -98,6 +98,9 @@ int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size);
 /* Purge dirty runs: all of them when force, else those past the decay time
  * or over the dirty bound. */
 void pages_purge(pages_t *p, bool force);
+/* Unmap every free run of p (when address space runs out); returns the
+ * bytes given back. */
+size_t pages_unmap_free(pages_t *p);
 /* Snapshot of the counters. */
 void pages_stats_get(pages_t *p, pages_stats_t *out);
 

@@ -81,8 +81,10 @@ void os_fault_inject(uint64_t nth) {
 }
 
 void *os_map(size_t size) {
-	if (os_fault_now())
+	if (os_fault_now()) {
+		errno = EAGAIN;  /* a failure, but not address-space exhaustion */
 		return NULL;
+	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)

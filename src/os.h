@@ -18,7 +18,8 @@ typedef enum {
 
 /* Read page size, THP mode and CPU count once. 0 on success. */
 int os_boot(void);
-/* Map size bytes of zeroed read-write memory; NULL on failure. */
+/* Map size bytes of zeroed read-write memory; NULL (and errno) on failure:
+ * ENOMEM when address space or memory ran out. */
 void *os_map(size_t size);
 /* Map size bytes aligned to alignment (power of two >= PAGE) by over-mapping
  * and trimming; NULL on failure. */
@@ -54,8 +55,8 @@ typedef struct {
 	uint64_t bytes_mapped, bytes_unmapped;
 } os_stats_t;
 void os_stats_get(os_stats_t *out);
-/* Test hook: make the n-th os_map/os_map_aligned from now fail (0 = never);
- * only in builds with BM_FAULT_INJECT, otherwise ignored. */
+/* Test hook: make the n-th os_map/os_map_aligned from now fail with EAGAIN
+ * (0 = never); only in builds with BM_FAULT_INJECT, otherwise ignored. */
 void os_fault_inject(uint64_t nth);
 /* Current thread's kernel id (gettid), used for lock ownership. */
 int os_tid(void);
