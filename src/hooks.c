@@ -36,37 +36,20 @@ static int hooks_default_dalloc(bm_extent_hooks_t *h, void *addr, size_t size,
 	return os_unmap(addr, size);
 }
 
-static int hooks_default_commit(bm_extent_hooks_t *h, void *addr, size_t size,
-    size_t offset, size_t length, unsigned ind) {
-	(void)h;
-	(void)size;
-	(void)ind;
-	return os_commit((char *)addr + offset, length);
-}
+/* The default hooks over a range: the os call on [addr+offset, +length). */
+#define HOOKS_DEFAULT_RANGE(name, os_call)                                   \
+	static int hooks_default_##name(bm_extent_hooks_t *h, void *addr,    \
+	    size_t size, size_t offset, size_t length, unsigned ind) {       \
+		(void)h;                                                     \
+		(void)size;                                                  \
+		(void)ind;                                                   \
+		return os_call((char *)addr + offset, length);               \
+	}
 
-static int hooks_default_decommit(bm_extent_hooks_t *h, void *addr,
-    size_t size, size_t offset, size_t length, unsigned ind) {
-	(void)h;
-	(void)size;
-	(void)ind;
-	return os_decommit((char *)addr + offset, length);
-}
-
-static int hooks_default_purge_lazy(bm_extent_hooks_t *h, void *addr,
-    size_t size, size_t offset, size_t length, unsigned ind) {
-	(void)h;
-	(void)size;
-	(void)ind;
-	return os_purge_lazy((char *)addr + offset, length);
-}
-
-static int hooks_default_purge_forced(bm_extent_hooks_t *h, void *addr,
-    size_t size, size_t offset, size_t length, unsigned ind) {
-	(void)h;
-	(void)size;
-	(void)ind;
-	return os_purge_forced((char *)addr + offset, length);
-}
+HOOKS_DEFAULT_RANGE(commit, os_commit)
+HOOKS_DEFAULT_RANGE(decommit, os_decommit)
+HOOKS_DEFAULT_RANGE(purge_lazy, os_purge_lazy)
+HOOKS_DEFAULT_RANGE(purge_forced, os_purge_forced)
 
 /* Any two page-aligned pieces of an anonymous mapping can be unmapped apart
  * and adjacent ones unmapped together: split and merge always succeed. */

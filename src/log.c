@@ -108,18 +108,25 @@ size_t log_format(char *buf, size_t cap, const char *fmt, ...) {
 	return n;
 }
 
-void log_write(const char *buf, size_t len) {
-	int saved = errno;
+int log_write_fd(int fd, const char *buf, size_t len) {
+	int saved = errno, err = 0;
 	while (len > 0) {
-		ssize_t n = write(2, buf, len);
+		ssize_t n = write(fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
 			break;
+		}
 		buf += n;
 		len -= (size_t)n;
 	}
 	errno = saved;
+	return err;
+}
+
+void log_write(const char *buf, size_t len) {
+	log_write_fd(2, buf, len);
 }
 
 static void log_vwarn(const char *fmt, va_list ap) {

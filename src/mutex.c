@@ -164,24 +164,26 @@ void mutex_prefork(void) {
 	}
 }
 
-void mutex_postfork_parent(void) {
+/* Give back every lock mutex_prefork took: unlock it in the parent,
+ * re-initialise it in the child (whose other threads are gone). */
+static void mutex_postfork(bool child) {
 	for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
 		if (!m->forked)
 			continue;
 		m->forked = false;
 		atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
-		pthread_mutex_unlock(&m->lock);
+		if (child)
+			pthread_mutex_init(&m->lock, NULL);
+		else
+			pthread_mutex_unlock(&m->lock);
 	}
 	registry_unlock();
 }
 
+void mutex_postfork_parent(void) {
+	mutex_postfork(false);
+}
+
 void mutex_postfork_child(void) {
-	for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
-		if (!m->forked)
-			continue;
-		m->forked = false;
-		atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
-		pthread_mutex_init(&m->lock, NULL);
-	}
-	registry_unlock();
+	mutex_postfork(true);
 }

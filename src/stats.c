@@ -1214,17 +1214,7 @@ void bm_stats_print(void (*write_cb)(void *opaque, const char *text),
 /* The report at exit */
 
 static void stats_write_fd(void *opaque, const char *text) {
-	int fd = *(int *)opaque;
-	size_t len = strlen(text);
-	while (len > 0) {
-		ssize_t n = write(fd, text, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		text += n;
-		len -= (size_t)n;
-	}
+	log_write_fd(*(int *)opaque, text, strlen(text));
 }
 
 /* Copy path with "%p" replaced by the pid; false when it does not fit. */
