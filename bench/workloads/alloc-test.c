@@ -9,12 +9,6 @@
 
 #define AT_SLOTS 8192
 
-struct job {
-	size_t steps;
-	uint64_t seed;
-	uint64_t sum;
-};
-
 static size_t at_size(bench_rng_t *r)
 {
 	uint64_t pick = bench_rng_next(r) % 100;
@@ -27,7 +21,7 @@ static size_t at_size(bench_rng_t *r)
 
 static void *at_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
 	void **p = (void **)calloc(AT_SLOTS, sizeof(void *));
 	size_t *n = (size_t *)calloc(AT_SLOTS, sizeof(size_t));
 	bench_rng_t r;
@@ -35,7 +29,7 @@ static void *at_worker(void *arg)
 	if (!p || !n)
 		bench_die("out of memory");
 	bench_rng_seed(&r, j->seed);
-	for (size_t i = 0; i < j->steps; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		size_t k = bench_rng_next(&r) % AT_SLOTS;
 		if (p[k]) {
 			sum += bench_peek(p[k], n[k]);
@@ -58,17 +52,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
-	for (int t = 0; t < threads; t++) {
-		jobs[t].steps = bench_scaled(scale, 6e6, 1000) / threads;
-		jobs[t].seed = 300 + t;
-	}
-	bench_run_threads(threads, at_worker, jobs, sizeof(struct job));
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++)
-		sum += jobs[t].sum;
-	free(jobs);
-	return bench_finish(sum);
+	struct bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, 6e6, 1000) / threads, 300, at_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

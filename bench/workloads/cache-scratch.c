@@ -11,18 +11,12 @@
 #define CS_OBJ 8
 #define CS_WRITES 500
 
-struct job {
-	char *first;
-	size_t iters;
-	uint64_t sum;
-};
-
 static void *cs_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
 	uint64_t sum = 0;
-	free(j->first);
-	for (size_t i = 0; i < j->iters; i++) {
+	free(j->data[0]);	/* the block the main thread allocated */
+	for (size_t i = 0; i < j->n; i++) {
 		volatile char *p = (volatile char *)bench_malloc(CS_OBJ);
 		for (int k = 0; k < CS_OBJ; k++)
 			p[k] = 0;
@@ -40,19 +34,12 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
-	size_t iters = bench_scaled(scale, 2e6, 100) / threads;
+	struct bench_job *jobs = bench_jobs_new(threads,
+	    bench_scaled(scale, 2e6, 100) / threads, 0);
 	for (int t = 0; t < threads; t++) {
-		jobs[t].first = (char *)bench_malloc(CS_OBJ);
-		memset(jobs[t].first, 0, CS_OBJ);
-		jobs[t].iters = iters;
+		jobs[t].data[0] = bench_malloc(CS_OBJ);
+		memset(jobs[t].data[0], 0, CS_OBJ);
 	}
-	bench_run_threads(threads, cs_worker, jobs, sizeof(struct job));
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++)
-		sum += jobs[t].sum;
-	free(jobs);
-	return bench_finish(sum);
+	bench_jobs_start(jobs, threads, cs_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

@@ -9,16 +9,11 @@
 #define CT_OBJ 8
 #define CT_WRITES 500
 
-struct job {
-	size_t iters;
-	uint64_t sum;
-};
-
 static void *ct_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
 	uint64_t sum = 0;
-	for (size_t i = 0; i < j->iters; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		volatile char *p = (volatile char *)bench_malloc(CT_OBJ);
 		for (int k = 0; k < CT_OBJ; k++)
 			p[k] = 0;
@@ -36,16 +31,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
-	size_t iters = bench_scaled(scale, 2e6, 100) / threads;
-	for (int t = 0; t < threads; t++)
-		jobs[t].iters = iters;
-	bench_run_threads(threads, ct_worker, jobs, sizeof(struct job));
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++)
-		sum += jobs[t].sum;
-	free(jobs);
-	return bench_finish(sum);
+	struct bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, 2e6, 100) / threads, 0, ct_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

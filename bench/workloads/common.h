@@ -1,7 +1,8 @@
 /*
  * Shared helpers for the benchmark workloads (the .c and .cc files here):
  * argument parsing (THREADS SCALE), a small deterministic PRNG, thread
- * start/join, and the exit report every workload prints.
+ * start/join, the one-job-per-thread boilerplate (bench_jobs_*), and the
+ * exit report every workload prints.
  *
  * Every workload is run as `NAME THREADS SCALE`: THREADS is the number of
  * worker threads (or pairs, or threads alive at a time, as the workload says),
@@ -129,6 +130,59 @@ static inline void bench_run_threads(int n, void *(*fn)(void *), void *base,
 	for (int i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	free(t);
+}
+
+/*
+ * One worker's job, for the workloads that run one job per thread: n is its
+ * amount of work (steps, iterations, blocks: the workload says), seed its
+ * PRNG seed, sum its checksum, data what the main thread hands it (or NULL).
+ */
+struct bench_job {
+	size_t n;
+	uint64_t seed;
+	uint64_t sum;
+	void *data[2];
+};
+
+/* threads zeroed jobs, job i with n and seed seed0 + i. */
+static inline struct bench_job *bench_jobs_new(int threads, size_t n,
+    uint64_t seed0)
+{
+	struct bench_job *jobs =
+	    (struct bench_job *)calloc((size_t)threads, sizeof(struct bench_job));
+	if (!jobs)
+		bench_die("out of memory");
+	for (int t = 0; t < threads; t++) {
+		jobs[t].n = n;
+		jobs[t].seed = seed0 + (uint64_t)t;
+	}
+	return jobs;
+}
+
+/* Runs fn(&jobs[i]) on thread i and joins them all. */
+static inline void bench_jobs_start(struct bench_job *jobs, int threads,
+    void *(*fn)(void *))
+{
+	bench_run_threads(threads, fn, jobs, sizeof(struct bench_job));
+}
+
+/* bench_jobs_new then bench_jobs_start; returns the finished jobs. */
+static inline struct bench_job *bench_jobs_run(int threads, size_t n,
+    uint64_t seed0, void *(*fn)(void *))
+{
+	struct bench_job *jobs = bench_jobs_new(threads, n, seed0);
+	bench_jobs_start(jobs, threads, fn);
+	return jobs;
+}
+
+/* Frees the jobs (not what their data points to); returns their sums' sum. */
+static inline uint64_t bench_jobs_free(struct bench_job *jobs, int threads)
+{
+	uint64_t sum = 0;
+	for (int t = 0; t < threads; t++)
+		sum += jobs[t].sum;
+	free(jobs);
+	return sum;
 }
 
 static inline long bench_rss_kib(void)

@@ -11,47 +11,43 @@
  */
 #include "common.h"
 
-struct job {
-	size_t n;
-	uint64_t seed;
-	uint64_t sum;
-	void **p;
-	size_t *len;
-};
-
+/* A job's table: data[0] the blocks (void *[n]), data[1] their sizes. */
 static void *frag_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
+	void **p = (void **)j->data[0];
+	size_t *len = (size_t *)j->data[1];
 	bench_rng_t r;
 	uint64_t sum = 0;
 	bench_rng_seed(&r, j->seed);
 	for (size_t i = 0; i < j->n; i++) {
-		j->len[i] = bench_rng_range(&r, 16, 256);
-		j->p[i] = bench_malloc(j->len[i]);
-		sum += bench_touch(j->p[i], j->len[i], i);
+		len[i] = bench_rng_range(&r, 16, 256);
+		p[i] = bench_malloc(len[i]);
+		sum += bench_touch(p[i], len[i], i);
 	}
 	for (size_t i = 0; i < j->n; i++)
 		if (bench_rng_next(&r) % 10 != 0) {
-			sum += bench_peek(j->p[i], j->len[i]);
-			free(j->p[i]);
-			j->p[i] = NULL;
+			sum += bench_peek(p[i], len[i]);
+			free(p[i]);
+			p[i] = NULL;
 		}
 	for (size_t i = 0; i < j->n; i++)
-		if (!j->p[i] && bench_rng_next(&r) % 4 == 0) {
-			j->len[i] = bench_rng_range(&r, 300, 2000);
-			j->p[i] = bench_malloc(j->len[i]);
-			sum += bench_touch(j->p[i], j->len[i], i);
+		if (!p[i] && bench_rng_next(&r) % 4 == 0) {
+			len[i] = bench_rng_range(&r, 300, 2000);
+			p[i] = bench_malloc(len[i]);
+			sum += bench_touch(p[i], len[i], i);
 		}
 	j->sum = sum;
 	return NULL;
 }
 
-static void frag_free_all(struct job *j)
+static void frag_free_all(struct bench_job *j)
 {
+	void **p = (void **)j->data[0];
 	for (size_t i = 0; i < j->n; i++)
-		free(j->p[i]);
-	free(j->p);
-	free(j->len);
+		free(p[i]);
+	free(j->data[0]);
+	free(j->data[1]);
 }
 
 int main(int argc, char **argv)
@@ -61,23 +57,17 @@ int main(int argc, char **argv)
 	bench_parse_args(argc, argv, &threads, &scale, 1);
 	const char *idle_env = getenv("BENCH_IDLE_S");
 	double idle = idle_env ? atof(idle_env) : 1.5;
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
+	struct bench_job *jobs = bench_jobs_new(threads,
+	    bench_scaled(scale, 6e5, 1000) / threads, 400);
 	for (int t = 0; t < threads; t++) {
-		jobs[t].n = bench_scaled(scale, 6e5, 1000) / threads;
-		jobs[t].seed = 400 + t;
-		jobs[t].p = (void **)bench_malloc(sizeof(void *) * jobs[t].n);
-		jobs[t].len = (size_t *)bench_malloc(sizeof(size_t) * jobs[t].n);
+		jobs[t].data[0] = bench_malloc(sizeof(void *) * jobs[t].n);
+		jobs[t].data[1] = bench_malloc(sizeof(size_t) * jobs[t].n);
 	}
-	bench_run_threads(threads, frag_worker, jobs, sizeof(struct job));
+	bench_jobs_start(jobs, threads, frag_worker);
 	fprintf(stderr, "rss_after_refill_kib=%ld\n", bench_rss_kib());
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++) {
-		sum += jobs[t].sum;
+	for (int t = 0; t < threads; t++)
 		frag_free_all(&jobs[t]);
-	}
-	free(jobs);
+	uint64_t sum = bench_jobs_free(jobs, threads);
 	fprintf(stderr, "rss_after_free_kib=%ld\n", bench_rss_kib());
 	double t0 = bench_now();
 	while (idle > 0 && bench_now() - t0 < idle) {

@@ -11,12 +11,6 @@
 #define LG_WINDOW 8
 #define LG_TOUCH ((size_t)1 << 20)
 
-struct job {
-	size_t steps;
-	uint64_t seed;
-	uint64_t sum;
-};
-
 static size_t lg_size(bench_rng_t *r)
 {
 	unsigned shift = (unsigned)bench_rng_range(r, 16, 25);	/* 64 KiB..32 MiB */
@@ -35,13 +29,13 @@ static uint64_t lg_fill(unsigned char *p, size_t n, uint64_t v)
 
 static void *lg_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
 	unsigned char *p[LG_WINDOW] = { 0 };
 	size_t n[LG_WINDOW] = { 0 };
 	bench_rng_t r;
 	uint64_t sum = 0;
 	bench_rng_seed(&r, j->seed);
-	for (size_t i = 0; i < j->steps; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		size_t k = i % LG_WINDOW;
 		if (p[k]) {
 			sum += p[k][0] + p[k][n[k] - 1];
@@ -62,17 +56,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
-	for (int t = 0; t < threads; t++) {
-		jobs[t].steps = bench_scaled(scale, 2000, 16) / threads;
-		jobs[t].seed = 600 + t;
-	}
-	bench_run_threads(threads, lg_worker, jobs, sizeof(struct job));
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++)
-		sum += jobs[t].sum;
-	free(jobs);
-	return bench_finish(sum);
+	struct bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, 2000, 16) / threads, 600, lg_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

@@ -18,29 +18,25 @@ struct table {
 	size_t n[LARSON_SLOTS];
 };
 
-struct job {
-	struct table *t;
-	size_t rounds;
-	uint64_t seed;
-	uint64_t sum;
-};
-
+/* A job's data[0] is the table it works on this generation; its sum
+ * accumulates over the generations. */
 static void *larson_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
+	struct table *tab = (struct table *)j->data[0];
 	bench_rng_t r;
 	bench_rng_seed(&r, j->seed);
 	uint64_t sum = 0;
-	for (size_t i = 0; i < j->rounds; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		size_t k = bench_rng_range(&r, 0, LARSON_SLOTS - 1);
-		sum += bench_peek(j->t->p[k], j->t->n[k]);
-		free(j->t->p[k]);
+		sum += bench_peek(tab->p[k], tab->n[k]);
+		free(tab->p[k]);
 		size_t n = bench_rng_range(&r, 16, 1000);
-		j->t->p[k] = bench_malloc(n);
-		j->t->n[k] = n;
-		sum += bench_touch(j->t->p[k], n, i);
+		tab->p[k] = bench_malloc(n);
+		tab->n[k] = n;
+		sum += bench_touch(tab->p[k], n, i);
 	}
-	j->sum = sum;
+	j->sum += sum;
 	return NULL;
 }
 
@@ -51,7 +47,7 @@ int main(int argc, char **argv)
 	bench_parse_args(argc, argv, &threads, &scale, 4);
 	size_t rounds = bench_scaled(scale, 2e7, 1000) / threads / LARSON_GENERATIONS;
 	struct table *tables = (struct table *)bench_malloc(sizeof(struct table) * threads);
-	struct job *jobs = (struct job *)bench_malloc(sizeof(struct job) * threads);
+	struct bench_job *jobs = bench_jobs_new(threads, rounds, 0);
 	bench_rng_t r;
 	bench_rng_seed(&r, 1);
 	for (int t = 0; t < threads; t++)
@@ -61,21 +57,16 @@ int main(int argc, char **argv)
 			tables[t].n[k] = n;
 			bench_touch(tables[t].p[k], n, k);
 		}
-	uint64_t sum = 0;
 	for (int g = 0; g < LARSON_GENERATIONS; g++) {
 		for (int t = 0; t < threads; t++) {
-			jobs[t].t = &tables[(t + g) % threads];
-			jobs[t].rounds = rounds;
+			jobs[t].data[0] = &tables[(t + g) % threads];
 			jobs[t].seed = (uint64_t)g * 1000 + t + 7;
 		}
-		bench_run_threads(threads, larson_worker, jobs, sizeof(struct job));
-		for (int t = 0; t < threads; t++)
-			sum += jobs[t].sum;
+		bench_jobs_start(jobs, threads, larson_worker);
 	}
 	for (int t = 0; t < threads; t++)
 		for (int k = 0; k < LARSON_SLOTS; k++)
 			free(tables[t].p[k]);
 	free(tables);
-	free(jobs);
-	return bench_finish(sum);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

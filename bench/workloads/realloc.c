@@ -14,12 +14,6 @@ struct buf {
 	size_t n, limit;
 };
 
-struct job {
-	size_t steps;
-	uint64_t seed;
-	uint64_t sum;
-};
-
 static void rg_restart(struct buf *b, bench_rng_t *r)
 {
 	free(b->p);
@@ -31,7 +25,7 @@ static void rg_restart(struct buf *b, bench_rng_t *r)
 
 static void *rg_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
 	struct buf b[RG_BUFS];
 	bench_rng_t r;
 	uint64_t sum = 0;
@@ -39,7 +33,7 @@ static void *rg_worker(void *arg)
 	memset(b, 0, sizeof(b));
 	for (int k = 0; k < RG_BUFS; k++)
 		rg_restart(&b[k], &r);
-	for (size_t i = 0; i < j->steps; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		struct buf *x = &b[bench_rng_next(&r) % RG_BUFS];
 		size_t grow = bench_rng_next(&r) % 8 == 0 ? x->n : bench_rng_range(&r, 1, 64);
 		unsigned char last = x->p[x->n - 1];
@@ -66,17 +60,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
-	for (int t = 0; t < threads; t++) {
-		jobs[t].steps = bench_scaled(scale, 1e6, 1000) / threads;
-		jobs[t].seed = 500 + t;
-	}
-	bench_run_threads(threads, rg_worker, jobs, sizeof(struct job));
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++)
-		sum += jobs[t].sum;
-	free(jobs);
-	return bench_finish(sum);
+	struct bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, 1e6, 1000) / threads, 500, rg_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

@@ -112,19 +112,13 @@ uint64_t rt_request(bench_rng_t *r, std::deque<std::unique_ptr<Dict>> *cache)
 	return sum;
 }
 
-struct Job {
-	size_t requests;
-	uint64_t seed;
-	uint64_t sum;
-};
-
 void *rt_worker(void *arg)
 {
-	Job *j = (Job *)arg;
+	bench_job *j = (bench_job *)arg;
 	bench_rng_t r;
 	bench_rng_seed(&r, j->seed);
 	std::deque<std::unique_ptr<Dict>> cache;
-	for (size_t i = 0; i < j->requests; i++)
+	for (size_t i = 0; i < j->n; i++)
 		j->sum += rt_request(&r, &cache);
 	j->sum += cache.size();
 	return nullptr;
@@ -137,17 +131,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 2);
-	std::vector<Job> jobs((size_t)threads);
-	for (int t = 0; t < threads; t++) {
-		jobs[t].requests = bench_scaled(scale, 6000, 10) / threads;
-		jobs[t].seed = 900 + t;
-		jobs[t].sum = 0;
-	}
-	bench_run_threads(threads, rt_worker, jobs.data(), sizeof(Job));
-	uint64_t sum = 0;
-	for (const Job &j : jobs)
-		sum += j.sum;
-	jobs.clear();
-	jobs.shrink_to_fit();
-	return bench_finish(sum);
+	bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, 6000, 10) / threads, 900, rt_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }

@@ -30,15 +30,9 @@ static uint64_t tiny_walk(const struct node *x)
 	return sum;
 }
 
-struct job {
-	size_t n;
-	uint64_t seed;
-	uint64_t sum;
-};
-
 static void *tiny_worker(void *arg)
 {
-	struct job *j = (struct job *)arg;
+	struct bench_job *j = (struct bench_job *)arg;
 	bench_rng_t r;
 	struct node *head = NULL;
 	bench_rng_seed(&r, j->seed);
@@ -66,17 +60,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_parse_args(argc, argv, &threads, &scale, 1);
-	struct job *jobs = (struct job *)calloc((size_t)threads, sizeof(struct job));
-	if (!jobs)
-		bench_die("out of memory");
-	for (int t = 0; t < threads; t++) {
-		jobs[t].n = bench_scaled(scale, 4e6, 1000) / threads;
-		jobs[t].seed = 700 + t;
-	}
-	bench_run_threads(threads, tiny_worker, jobs, sizeof(struct job));
-	uint64_t sum = 0;
-	for (int t = 0; t < threads; t++)
-		sum += jobs[t].sum;
-	free(jobs);
-	return bench_finish(sum);
+	struct bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, 4e6, 1000) / threads, 700, tiny_worker);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }
