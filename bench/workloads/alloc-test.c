@@ -49,10 +49,5 @@ static void *at_worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	int threads;
-	double scale;
-	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct bench_job *jobs = bench_jobs_run(threads,
-	    bench_scaled(scale, 6e6, 1000) / threads, 300, at_worker);
-	return bench_finish(bench_jobs_free(jobs, threads));
+	return bench_jobs_main(argc, argv, 2, 6e6, 1000, 300, at_worker);
 }

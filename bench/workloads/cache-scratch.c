@@ -14,18 +14,8 @@
 static void *cs_worker(void *arg)
 {
 	struct bench_job *j = (struct bench_job *)arg;
-	uint64_t sum = 0;
 	free(j->data[0]);	/* the block the main thread allocated */
-	for (size_t i = 0; i < j->n; i++) {
-		volatile char *p = (volatile char *)bench_malloc(CS_OBJ);
-		for (int k = 0; k < CS_OBJ; k++)
-			p[k] = 0;
-		for (int w = 0; w < CS_WRITES; w++)
-			p[w % CS_OBJ] = (char)(p[w % CS_OBJ] + 1 + w);
-		sum += (unsigned char)p[0];
-		free((void *)p);
-	}
-	j->sum = sum;
+	j->sum = bench_scribble(j->n, CS_OBJ, CS_WRITES);
 	return NULL;
 }
 

@@ -185,6 +185,26 @@ static inline uint64_t bench_jobs_free(struct bench_job *jobs, int threads)
 	return sum;
 }
 
+/*
+ * The inner loop of the cache (false sharing) workloads: iters times,
+ * allocates an obj-byte block, writes it `writes` times and frees it.
+ * Returns the sum of the blocks' first bytes.
+ */
+static inline uint64_t bench_scribble(size_t iters, int obj, int writes)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < iters; i++) {
+		volatile char *p = (volatile char *)bench_malloc((size_t)obj);
+		for (int k = 0; k < obj; k++)
+			p[k] = 0;
+		for (int w = 0; w < writes; w++)
+			p[w % obj] = (char)(p[w % obj] + 1 + w);
+		sum += (unsigned char)p[0];
+		free((void *)p);
+	}
+	return sum;
+}
+
 static inline long bench_rss_kib(void)
 {
 	char buf[128];
@@ -230,6 +250,22 @@ static inline int bench_finish(uint64_t checksum)
 	fprintf(stderr, "end_rss_kib=%ld\n", bench_rss_kib());
 	bench_print_meta();
 	return 0;
+}
+
+/*
+ * The whole main of a workload that runs one job per thread (default
+ * default_threads): job i does bench_scaled(scale, work, lo) / threads of
+ * fn's work with seed seed0 + i; the checksum is the sum of the jobs' sums.
+ */
+static inline int bench_jobs_main(int argc, char **argv, int default_threads,
+    double work, size_t lo, uint64_t seed0, void *(*fn)(void *))
+{
+	int threads;
+	double scale;
+	bench_parse_args(argc, argv, &threads, &scale, default_threads);
+	struct bench_job *jobs = bench_jobs_run(threads,
+	    bench_scaled(scale, work, lo) / threads, seed0, fn);
+	return bench_finish(bench_jobs_free(jobs, threads));
 }
 
 #endif

@@ -53,10 +53,5 @@ static void *lg_worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	int threads;
-	double scale;
-	bench_parse_args(argc, argv, &threads, &scale, 2);
-	struct bench_job *jobs = bench_jobs_run(threads,
-	    bench_scaled(scale, 2000, 16) / threads, 600, lg_worker);
-	return bench_finish(bench_jobs_free(jobs, threads));
+	return bench_jobs_main(argc, argv, 2, 2000, 16, 600, lg_worker);
 }

@@ -128,10 +128,5 @@ void *rt_worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	int threads;
-	double scale;
-	bench_parse_args(argc, argv, &threads, &scale, 2);
-	bench_job *jobs = bench_jobs_run(threads,
-	    bench_scaled(scale, 6000, 10) / threads, 900, rt_worker);
-	return bench_finish(bench_jobs_free(jobs, threads));
+	return bench_jobs_main(argc, argv, 2, 6000, 10, 900, rt_worker);
 }

@@ -57,10 +57,5 @@ static void *tiny_worker(void *arg)
 
 int main(int argc, char **argv)
 {
-	int threads;
-	double scale;
-	bench_parse_args(argc, argv, &threads, &scale, 1);
-	struct bench_job *jobs = bench_jobs_run(threads,
-	    bench_scaled(scale, 4e6, 1000) / threads, 700, tiny_worker);
-	return bench_finish(bench_jobs_free(jobs, threads));
+	return bench_jobs_main(argc, argv, 1, 4e6, 1000, 700, tiny_worker);
 }
