@@ -108,20 +108,31 @@ static int measure_parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/*
+ * Reads the start of a /proc file into buf (size bytes, NUL-terminated);
+ * returns the length read, 0 if the file cannot be read or is empty.
+ */
+static ssize_t measure_read_proc(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return n;
+}
+
 /* Resident KiB of one process, 0 if it is gone or a zombie. */
 static long measure_rss_kib(pid_t pid, long page_kib)
 {
 	char path[64], buf[128];
 	long size = 0, res = 0;
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (measure_read_proc(path, buf, sizeof(buf)) == 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	if (sscanf(buf, "%ld %ld", &size, &res) != 2)
 		return 0;
 	return res * page_kib;
@@ -134,14 +145,8 @@ static int measure_children(pid_t pid, pid_t *out, int max)
 	int n = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
 	    (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (measure_read_proc(path, buf, sizeof(buf)) == 0)
 		return 0;
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
 	for (char *p = buf; *p && n < max;) {
 		char *end;
 		long v = strtol(p, &end, 10);
