@@ -75,6 +75,17 @@ static inline void test_end(void) {
 	fflush(stdout);
 }
 
+/* CHECK that, when it fails, ends the group and returns from the (void)
+ * test function: for what the rest of the test cannot do without. */
+#define REQUIRE(e) do { \
+	int test_req_ = !!(e); \
+	test_check(test_req_, __FILE__, __LINE__, #e, ""); \
+	if (!test_req_) { \
+		test_end(); \
+		return; \
+	} \
+} while (0)
+
 static inline int test_finish(void) {
 	printf("%u passed, %u failed\n", test_passed, test_failed);
 	fflush(stdout);

@@ -10,11 +10,7 @@
 static void test_alignments(void) {
 	test_begin("base: every power-of-two alignment 1..64 KiB, zeroed memory");
 	base_t *b = base_new(1, NULL);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	CHECK(base_ind_get(b) == 1 && base_hooks_get(b) == &hooks_default);
 	CHECK(((uintptr_t)b & (CACHELINE - 1)) == 0);
 	CHECK_STATS(b);
@@ -84,11 +80,7 @@ static void test_random(void) {
 	test_begin("base: 1,000,000 random (size, alignment) never overlap");
 	base_t *b = base_new(2, NULL);
 	rec_t *recs = calloc(N, sizeof(*recs));
-	CHECK(b != NULL && recs != NULL);
-	if (b == NULL || recs == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL && recs != NULL);
 	size_t sum = random_fill(b, recs, N);
 	records_verify(recs, N);
 	base_stats_t st;
@@ -153,11 +145,7 @@ static void test_cascade(void) {
 static void test_one_gib(void) {
 	test_begin("base: 1 GiB of metadata fits in at most 24 blocks");
 	base_t *b = base_new(4, NULL);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	size_t fails = 0;
 	for (size_t done = 0; done < ((size_t)1 << 30); done += 1024)
 		fails += base_alloc(b, 1024, QUANTUM) == NULL;
@@ -181,11 +169,7 @@ static void test_one_gib(void) {
 static void test_older_tail(void) {
 	test_begin("base: after a block change, small requests use an older tail");
 	base_t *b = base_new(5, NULL);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	tracker_t t;
 	tracker_init(&t, b);
 	const size_t MiB = (size_t)1 << 20;
@@ -227,11 +211,7 @@ static void test_older_tail(void) {
 static void test_same_class(void) {
 	test_begin("base: best fit among tails of one size class");
 	base_t *b = base_new(9, NULL);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	const size_t KiB = 1024, MiB = KiB * KiB;
 	tracker_t t;
 	tracker_init(&t, b);
@@ -258,11 +238,7 @@ static void test_same_class(void) {
 static void test_odd_requests(void) {
 	test_begin("base: odd requests (0 bytes, huge, bad alignment, > HUGEPAGE)");
 	base_t *b = base_new(6, NULL);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	void *a = base_alloc(b, 0, 0), *c = base_alloc(b, 0, 1);
 	CHECK(a != NULL && c != NULL && a != c);
 	CHECK(base_alloc(b, SIZE_MAX, QUANTUM) == NULL);
@@ -285,11 +261,7 @@ static void test_totals(void) {
 	test_begin("base: base_total_mapped sums live bases; b0");
 	size_t before = base_total_mapped();
 	base_t *x = base_new(7, NULL), *y = base_new(8, NULL);
-	CHECK(x != NULL && y != NULL);
-	if (x == NULL || y == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(x != NULL && y != NULL);
 	force_block(y);
 	base_stats_t sx, sy;
 	base_stats_get(x, &sx);

@@ -151,11 +151,7 @@ static void test_region(void) {
 	test_begin("base hooks: memory from the caller's region, no mmap by base");
 	size_t rsize = (size_t)64 << 20;
 	void *mem = os_map_aligned(rsize, HUGEPAGE);
-	CHECK(mem != NULL);
-	if (mem == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(mem != NULL);
 	region_t r;
 	region_init(&r, mem, rsize, true);
 	opt_metadata_thp = METADATA_THP_ALWAYS;
@@ -194,11 +190,7 @@ static void test_unzeroed(void) {
 	test_begin("base hooks: memory a hook returns dirty is zeroed");
 	size_t rsize = (size_t)32 << 20;
 	unsigned char *mem = os_map_aligned(rsize, HUGEPAGE);
-	CHECK(mem != NULL);
-	if (mem == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(mem != NULL);
 	memset(mem, 0xa5, rsize);
 	region_t r;
 	region_init(&r, mem, rsize, false);
@@ -287,11 +279,7 @@ static void test_nested(void) {
 	n.h.alloc = nest_alloc;
 	n.h.dalloc = hooks_default.dalloc;
 	base_t *b = base_new(46, &n.h);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	n.base = b;
 	void *p = base_alloc(b, 3 * HUGEPAGE, QUANTUM);
 	CHECK(p != NULL && n.inner != NULL && n.calls == 2);

@@ -58,11 +58,7 @@ static void run(bm_extent_hooks_t *hooks, const char *title) {
 	test_begin(title);
 	base_t *b = base_new(50, hooks);
 	rec_t *all = calloc((size_t)NTHREADS * PER_THREAD, sizeof(rec_t));
-	CHECK(b != NULL && all != NULL);
-	if (b == NULL || all == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL && all != NULL);
 	worker_t w[NTHREADS];
 	pthread_t t[NTHREADS];
 	pthread_barrier_init(&start_line, NULL, NTHREADS);

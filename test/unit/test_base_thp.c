@@ -56,11 +56,7 @@ static void test_setting(metadata_thp_t setting, const char *name) {
 	test_begin(title);
 	opt_metadata_thp = setting;
 	base_t *b = base_new(20 + setting, NULL);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	tracker_t t;
 	tracker_init(&t, b);
 	for (int nblocks = 1; nblocks <= 4; nblocks++) {
@@ -101,11 +97,7 @@ static void test_custom_hooks(void) {
 	rec_hooks_t r;
 	rec_hooks_init(&r);
 	base_t *b = base_new(30, &r.h);
-	CHECK(b != NULL);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(b != NULL);
 	tracker_t t;
 	tracker_init(&t, b);
 	grow(&t);

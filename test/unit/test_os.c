@@ -41,11 +41,7 @@ static void test_purge(void) {
 	test_begin("os: purge_forced zeroes, commit/decommit keep the range");
 	size_t size = 64 * PAGE;
 	unsigned char *p = os_map(size);
-	CHECK(p != NULL);
-	if (p == NULL) {
-		test_end();
-		return;
-	}
+	REQUIRE(p != NULL);
 	memset(p, 0xab, size);
 	CHECK(os_purge_forced(p + PAGE, 8 * PAGE) == 0);
 	size_t nonzero = 0;
