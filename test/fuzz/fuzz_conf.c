@@ -8,6 +8,8 @@
  * Then the values, printed back as "key:value,...", must parse to the same
  * values with no warning (round trip). A disagreement aborts.
  */
+#define FUZZ_NAME "fuzz_conf"
+#include "fuzz.h"
 #include "../../src/conf.h"
 
 #include <fcntl.h>
@@ -16,15 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define FUZZ_ASSERT(c, ...) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_conf: %s: ", #c); \
-		fprintf(stderr, __VA_ARGS__); \
-		fprintf(stderr, "\n"); \
-		abort(); \
-	} \
-} while (0)
 
 enum { NOPT_MAX = 32, VAL_MAX = 512 };
 

@@ -10,6 +10,8 @@
  * usable size >= requested, and no two live blocks overlap. A violation
  * aborts (libFuzzer saves the input).
  */
+#define FUZZ_NAME "fuzz_ops"
+#include "fuzz.h"
 #include "../../include/basemalloc.h"
 
 #include <errno.h>
@@ -30,15 +32,6 @@ struct slot_s {
 
 static struct slot_s slots[SLOTS];
 static int live_huge;
-
-#define FUZZ_ASSERT(c, ...) do { \
-	if (!(c)) { \
-		fprintf(stderr, "fuzz_ops: %s: ", #c); \
-		fprintf(stderr, __VA_ARGS__); \
-		fprintf(stderr, "\n"); \
-		abort(); \
-	} \
-} while (0)
 
 /* The input, consumed byte by byte (zeros past the end). */
 struct input_s {
