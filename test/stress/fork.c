@@ -248,7 +248,6 @@ static const struct check_s checks[] = {
 
 int main(int argc, char **argv)
 {
-	printf("# fork: seed %#llx (set BM_TEST_SEED to change)\n",
-	    (unsigned long long)check_seed());
-	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc, argv);
+	return stress_main("fork", checks, sizeof(checks) / sizeof(checks[0]),
+	    argc, argv);
 }

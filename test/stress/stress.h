@@ -111,4 +111,13 @@ static inline unsigned char *stress_alloc(uint64_t *rng, size_t n)
 	return p;
 }
 
+/* The main of a seeded stress program: prints its seed, runs the checks. */
+static inline int stress_main(const char *name, const struct check_s *checks,
+    size_t n, int argc, char **argv)
+{
+	printf("# %s: seed %#llx (set BM_TEST_SEED to change)\n", name,
+	    (unsigned long long)check_seed());
+	return check_main(checks, n, argc, argv);
+}
+
 #endif
