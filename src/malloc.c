@@ -80,6 +80,15 @@ BM_NOINLINE static void malloc_report(const char *call, const char *what,
 		    "to continue)");
 }
 
+/* Whether p, whose second word holds its slab's free key, is free: certain
+ * when the calling thread owns the slab (it walks the slab's lists),
+ * otherwise the key is trusted. */
+static bool malloc_block_is_free(slab_t *s, const void *p) {
+	if (s->ext.owner != tsd_tls.arena)
+		return true;
+	return slab_has_free_block(s, (void *)p);
+}
+
 /* The descriptor of the allocation that starts at p, or NULL (reported). */
 static extent_t *malloc_lookup(const void *p, const char *call) {
 	extent_t *e = rtree_lookup(p);
@@ -89,7 +98,8 @@ static extent_t *malloc_lookup(const void *p, const char *call) {
 		slab_t *s = (slab_t *)e;
 		if (!slab_block_valid(s, p))
 			goto invalid;
-		if (((const uintptr_t *)p)[1] == slab_free_key) {
+		if (((const uintptr_t *)p)[1] == slab_key(s) &&
+		    malloc_block_is_free(s, p)) {
 			malloc_report(call, "double free or corruption", p);
 			return NULL;
 		}
@@ -218,10 +228,9 @@ void bm_free(void *p) {
 		return free_slow(p, "free");
 	slab_t *s = (slab_t *)e;
 	if (UNLIKELY(!slab_block_valid(s, p) ||
-	    ((uintptr_t *)p)[1] == slab_free_key)) {
-		malloc_lookup(p, "free");
+	    ((uintptr_t *)p)[1] == slab_key(s)) &&
+	    malloc_lookup(p, "free") == NULL)
 		return;
-	}
 	if (config_debug && opt_junk)
 		memset((char *)p + 2 * sizeof(void *), 0x5a,
 		    s->block_size - 2 * sizeof(void *));

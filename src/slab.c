@@ -18,7 +18,8 @@ void slab_boot(void) {
 	uintptr_t key = 0;
 	if (rnd != NULL)
 		memcpy(&key, (const char *)rnd + 8, sizeof(key));
-	slab_free_key = key | 1;  /* odd: never a valid block pointer */
+	slab_free_key = key | 1;  /* odd (slab addresses and sizes are even):
+	                           * never a valid block pointer */
 }
 
 void slab_init(slab_t *s, unsigned bin, size_t bs) {
@@ -76,7 +77,7 @@ uint32_t slab_collect(slab_t *s) {
 
 bool slab_free_remote(slab_t *s, void *p) {
 	void **b = p;
-	b[1] = (void *)slab_free_key;
+	b[1] = (void *)slab_key(s);
 	void *head = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
 	do {
 		b[0] = head;

@@ -5,8 +5,9 @@
  * when `free` runs dry (mimalloc's free-list sharding). Blocks are carved
  * from the untouched part of the slab a page at a time, so pages are touched
  * only when needed.
- * A freed block carries slab_free_key in its second word; finding the key on
- * free means a probable double free, confirmed by walking the lists.
+ * A freed block carries slab_key(s) in its second word; finding the key on
+ * free means a double free (confirmed by walking the lists when the caller
+ * owns the slab).
  * No locks. Fields above the cache-line split are the owner's only.
  */
 #ifndef BM_SLAB_H
@@ -55,6 +56,14 @@ bool slab_free_remote(slab_t *s, void *p);
 /* True when p is on one of the slab's free lists (owner only). */
 bool slab_has_free_block(slab_t *s, void *p);
 
+/* The key a free block of s carries in its second word: the process's
+ * secret mixed with the slab's address and block size, so that a stale key
+ * left in memory by another slab layout (bytes a program copies without
+ * having written them) does not match. */
+BM_INLINE uintptr_t slab_key(const slab_t *s) {
+	return slab_free_key ^ s->ext.addr ^ s->block_size;
+}
+
 /* True when p is the start of a block of s. */
 BM_INLINE bool slab_block_valid(const slab_t *s, const void *p) {
 	uint64_t off = (uintptr_t)p - s->ext.addr;
@@ -77,7 +86,7 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 BM_INLINE void slab_free_local(slab_t *s, void *p) {
 	void **b = p;
 	b[0] = s->free;
-	b[1] = (void *)slab_free_key;
+	b[1] = (void *)slab_key(s);
 	s->free = b;
 	s->used--;
 }
