@@ -31,13 +31,9 @@ static void *at_worker(void *arg)
 	bench_rng_seed(&r, j->seed);
 	for (size_t i = 0; i < j->n; i++) {
 		size_t k = bench_rng_next(&r) % AT_SLOTS;
-		if (p[k]) {
-			sum += bench_peek(p[k], n[k]);
-			free(p[k]);
-		}
-		n[k] = at_size(&r);
-		p[k] = bench_malloc(n[k]);
-		sum += bench_touch(p[k], n[k], i);
+		size_t len = at_size(&r);
+		sum += bench_replace(&p[k], n[k], len, i);
+		n[k] = len;
 	}
 	for (size_t k = 0; k < AT_SLOTS; k++)
 		free(p[k]);

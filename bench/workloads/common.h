@@ -97,6 +97,23 @@ static inline uint64_t bench_peek(const void *p, size_t n)
 	return (uint64_t)b[0] + b[n - 1];
 }
 
+/*
+ * Replaces the block in *slot (old_n bytes; none when *slot is NULL), read
+ * back and freed first, with a new touched block of new_n bytes; returns
+ * the values to fold.
+ */
+static inline uint64_t bench_replace(void **slot, size_t old_n, size_t new_n,
+    uint64_t v)
+{
+	uint64_t sum = 0;
+	if (*slot) {
+		sum += bench_peek(*slot, old_n);
+		free(*slot);
+	}
+	*slot = bench_malloc(new_n);
+	return sum + bench_touch(*slot, new_n, v);
+}
+
 static inline void bench_parse_args(int argc, char **argv, int *threads,
     double *scale, int default_threads)
 {

@@ -29,12 +29,9 @@ static void *larson_worker(void *arg)
 	uint64_t sum = 0;
 	for (size_t i = 0; i < j->n; i++) {
 		size_t k = bench_rng_range(&r, 0, LARSON_SLOTS - 1);
-		sum += bench_peek(tab->p[k], tab->n[k]);
-		free(tab->p[k]);
 		size_t n = bench_rng_range(&r, 16, 1000);
-		tab->p[k] = bench_malloc(n);
+		sum += bench_replace(&tab->p[k], tab->n[k], n, i);
 		tab->n[k] = n;
-		sum += bench_touch(tab->p[k], n, i);
 	}
 	j->sum += sum;
 	return NULL;

@@ -24,13 +24,9 @@ int main(int argc, char **argv)
 	bench_rng_seed(&r, 800);
 	for (size_t i = 0; i < steps; i++) {
 		size_t k = i % WIN;
-		if (p[k]) {
-			sum += bench_peek(p[k], n[k]);
-			free(p[k]);
-		}
-		n[k] = (uint16_t)bench_rng_range(&r, 16, 512);
-		p[k] = bench_malloc(n[k]);
-		sum += bench_touch(p[k], n[k], i);
+		size_t len = bench_rng_range(&r, 16, 512);
+		sum += bench_replace(&p[k], n[k], len, i);
+		n[k] = (uint16_t)len;
 	}
 	for (size_t k = 0; k < WIN; k++)
 		free(p[k]);
