@@ -1,6 +1,6 @@
 /*
- * mutex: pthread mutexes with a name, a rank and an owner, registered in one
- * list for the fork protocol.
+ * mutex: our own futex locks with a name, a rank and an exact owner,
+ * registered in one list for the fork protocol.
  *
  * Registry contract: mutex_init / mutex_destroy of allocator locks happen at
  * bootstrap or with the arena-pool lock (rank ARENA_POOL) held. mutex_prefork
@@ -10,16 +10,25 @@
  *
  * A lock owned by the forking thread (fork from a signal handler that
  * interrupted the allocator) is skipped before fork and stays held after it:
- * the interrupted frame releases it when the handler returns.
+ * the interrupted frame releases it when the handler returns. For that the
+ * owner must be exact at every instruction, so the lock is our own: one CAS
+ * installs the owner's id in the lock word (a pthread mutex records its
+ * owner after taking the lock, and a signal landing in between made the
+ * handler's fork wait for itself). Contended waiters sleep on the word.
  */
 #include "mutex.h"
 #include "log.h"
+
+#include "os.h"
 
 #include <errno.h>
 
 static mutex_t *registry;
 static atomic_flag registry_busy = ATOMIC_FLAG_INIT;
-static __thread char mutex_self_tag;
+static _Atomic uint32_t mutex_next_id = 1;
+static __thread uint32_t mutex_self_id;
+
+#define MUTEX_WAITERS 1u
 
 #ifdef BM_DEBUG
 #define MUTEX_MAX_HELD 16
@@ -27,8 +36,12 @@ static __thread mutex_rank_t held_ranks[MUTEX_MAX_HELD];
 static __thread unsigned held_count;
 #endif
 
-static void *mutex_self(void) {
-	return &mutex_self_tag;
+/* This thread's lock-word value: a process-unique id (never 0), shifted. */
+static uint32_t mutex_self(void) {
+	if (UNLIKELY(mutex_self_id == 0))
+		mutex_self_id = atomic_fetch_add_explicit(&mutex_next_id, 1,
+		    memory_order_relaxed) << 1;
+	return mutex_self_id;
 }
 
 static void registry_lock(void) {
@@ -42,9 +55,7 @@ static void registry_unlock(void) {
 }
 
 int mutex_init(mutex_t *m, const char *name, mutex_rank_t rank) {
-	if (pthread_mutex_init(&m->lock, NULL) != 0)
-		return EAGAIN;
-	atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
+	atomic_store_explicit(&m->word, 0, memory_order_relaxed);
 	m->name = name;
 	m->rank = rank;
 	m->forked = false;
@@ -67,7 +78,6 @@ void mutex_destroy(mutex_t *m) {
 	if (m->reg_next != NULL)
 		m->reg_next->reg_prev = m->reg_prev;
 	registry_unlock();
-	pthread_mutex_destroy(&m->lock);
 }
 
 static void mutex_rank_push(mutex_t *m) {
@@ -94,30 +104,59 @@ static void mutex_rank_pop(mutex_t *m) {
 #endif
 }
 
+/* Take the word: 0 -> self (| waiters when others may sleep on it). */
+static void mutex_acquire(mutex_t *m) {
+	uint32_t self = mutex_self(), v = 0;
+	if (LIKELY(atomic_compare_exchange_strong_explicit(&m->word, &v, self,
+	    memory_order_acquire, memory_order_relaxed)))
+		return;
+	for (;;) {
+		if (v == 0) {
+			/* We may have slept: others may sleep too. */
+			if (atomic_compare_exchange_weak_explicit(&m->word, &v,
+			    self | MUTEX_WAITERS, memory_order_acquire,
+			    memory_order_relaxed))
+				return;
+			continue;
+		}
+		if (!(v & MUTEX_WAITERS) && !atomic_compare_exchange_weak_explicit(
+		    &m->word, &v, v | MUTEX_WAITERS, memory_order_relaxed,
+		    memory_order_relaxed))
+			continue;
+		os_futex_wait(&m->word, v | MUTEX_WAITERS);
+		v = atomic_load_explicit(&m->word, memory_order_relaxed);
+	}
+}
+
+static void mutex_release(mutex_t *m) {
+	uint32_t v = atomic_exchange_explicit(&m->word, 0, memory_order_release);
+	if (v & MUTEX_WAITERS)
+		os_futex_wake(&m->word);
+}
+
 void mutex_lock(mutex_t *m) {
 	mutex_rank_push(m);
-	pthread_mutex_lock(&m->lock);
-	atomic_store_explicit(&m->owner, mutex_self(), memory_order_relaxed);
+	mutex_acquire(m);
 }
 
 int mutex_trylock(mutex_t *m) {
-	if (pthread_mutex_trylock(&m->lock) != 0)
+	uint32_t v = 0;
+	if (!atomic_compare_exchange_strong_explicit(&m->word, &v, mutex_self(),
+	    memory_order_acquire, memory_order_relaxed))
 		return EBUSY;
 	mutex_rank_push(m);
-	atomic_store_explicit(&m->owner, mutex_self(), memory_order_relaxed);
 	return 0;
 }
 
 void mutex_unlock(mutex_t *m) {
 	BM_ASSERT(mutex_held(m));
 	mutex_rank_pop(m);
-	atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
-	pthread_mutex_unlock(&m->lock);
+	mutex_release(m);
 }
 
 bool mutex_held(mutex_t *m) {
-	return atomic_load_explicit(&m->owner, memory_order_relaxed) ==
-	    mutex_self();
+	return (atomic_load_explicit(&m->word, memory_order_relaxed) &
+	    ~MUTEX_WAITERS) == mutex_self();
 }
 
 /* Take m for fork unless this thread already holds it. */
@@ -126,8 +165,7 @@ static void mutex_fork_take(mutex_t *m) {
 		m->forked = false;
 		return;
 	}
-	pthread_mutex_lock(&m->lock);
-	atomic_store_explicit(&m->owner, mutex_self(), memory_order_relaxed);
+	mutex_acquire(m);
 	m->forked = true;
 }
 
@@ -171,11 +209,10 @@ static void mutex_postfork(bool child) {
 		if (!m->forked)
 			continue;
 		m->forked = false;
-		atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
-		if (child)
-			pthread_mutex_init(&m->lock, NULL);
+		if (child)  /* no sleeper survived the fork */
+			atomic_store_explicit(&m->word, 0, memory_order_relaxed);
 		else
-			pthread_mutex_unlock(&m->lock);
+			mutex_release(m);
 	}
 	registry_unlock();
 }

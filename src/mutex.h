@@ -1,5 +1,6 @@
 /*
- * mutex: a lock with a name and a rank. Every initialised mutex is registered
+ * mutex: a lock with a name and a rank (a futex word holding its owner's id).
+ * Every initialised mutex is registered
  * so that mutex_prefork can take all of them in rank order before fork() and
  * release them after (parent) or reset them (child). A lock already held by
  * the forking thread itself (fork from a signal handler that interrupted the
@@ -11,7 +12,6 @@
 #define BM_MUTEX_H
 
 #include "common.h"
-#include <pthread.h>
 
 /* Ranks: a thread holding a lock of rank r only takes locks of rank > r. */
 typedef enum {
@@ -25,10 +25,12 @@ typedef enum {
 
 typedef struct mutex_s mutex_t;
 struct mutex_s {
-	pthread_mutex_t lock;
-	_Atomic(void *) owner;      /* identity of the holding thread, or NULL */
-	const char *name;
+	/* 0 when free; else the holder's id shifted left by one, with bit 0
+	 * set when a thread may be sleeping on it (futex). The holder is thus
+	 * known exactly from the moment the lock is taken. */
+	_Atomic uint32_t word;
 	mutex_rank_t rank;
+	const char *name;
 	bool forked;                /* taken by mutex_prefork */
 	mutex_t *reg_next, *reg_prev;
 };

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -219,4 +220,16 @@ void os_stats_get(os_stats_t *out) {
 
 int os_tid(void) {
 	return (int)syscall(SYS_gettid);
+}
+
+void os_futex_wait(_Atomic uint32_t *addr, uint32_t val) {
+	int saved = errno;
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	errno = saved;
+}
+
+void os_futex_wake(_Atomic uint32_t *addr) {
+	int saved = errno;
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	errno = saved;
 }
