@@ -112,39 +112,38 @@ int hooks_dalloc(bm_extent_hooks_t *h, void *addr, size_t size, bool committed,
 typedef int (*hooks_range_fn)(bm_extent_hooks_t *, void *, size_t, size_t,
     size_t, unsigned);
 
-static int hooks_call_user(bm_extent_hooks_t *h, hooks_range_fn fn,
-    void *addr, size_t size, unsigned ind) {
-	if (fn == NULL)
+/* A range operation over the whole extent: the default function directly,
+ * a user's inside the reentrancy guard (NULL: not supported, a failure). */
+static int hooks_range(bm_extent_hooks_t *h, hooks_range_fn def,
+    hooks_range_fn user, void *addr, size_t size, unsigned ind) {
+	if (h == &hooks_default)
+		return def(h, addr, size, 0, size, ind);
+	if (user == NULL)
 		return 1;
 	hooks_depth++;
-	int err = fn(h, addr, size, 0, size, ind);
+	int err = user(h, addr, size, 0, size, ind);
 	hooks_depth--;
 	return err;
 }
 
 int hooks_commit(bm_extent_hooks_t *h, void *addr, size_t size, unsigned ind) {
-	if (h == &hooks_default)
-		return hooks_default_commit(h, addr, size, 0, size, ind);
-	return hooks_call_user(h, h->commit, addr, size, ind);
+	return hooks_range(h, hooks_default_commit, h->commit, addr, size, ind);
 }
 
 int hooks_decommit(bm_extent_hooks_t *h, void *addr, size_t size,
     unsigned ind) {
-	if (h == &hooks_default)
-		return hooks_default_decommit(h, addr, size, 0, size, ind);
-	return hooks_call_user(h, h->decommit, addr, size, ind);
+	return hooks_range(h, hooks_default_decommit, h->decommit, addr, size,
+	    ind);
 }
 
 int hooks_purge_lazy(bm_extent_hooks_t *h, void *addr, size_t size,
     unsigned ind) {
-	if (h == &hooks_default)
-		return hooks_default_purge_lazy(h, addr, size, 0, size, ind);
-	return hooks_call_user(h, h->purge_lazy, addr, size, ind);
+	return hooks_range(h, hooks_default_purge_lazy, h->purge_lazy, addr,
+	    size, ind);
 }
 
 int hooks_purge_forced(bm_extent_hooks_t *h, void *addr, size_t size,
     unsigned ind) {
-	if (h == &hooks_default)
-		return hooks_default_purge_forced(h, addr, size, 0, size, ind);
-	return hooks_call_user(h, h->purge_forced, addr, size, ind);
+	return hooks_range(h, hooks_default_purge_forced, h->purge_forced, addr,
+	    size, ind);
 }
