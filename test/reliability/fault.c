@@ -332,7 +332,7 @@ static int check_fault_mixed_points(void)
 	if (!check_expect_preload())
 		NOT_APPLICABLE("needs the fault build");
 	const char *e = getenv("BM_FAULT_POINTS");
-	unsigned points = e != NULL ? (unsigned)strtoul(e, NULL, 0) : 60;
+	unsigned points = e != NULL ? (unsigned)strtoul(e, NULL, 0) : 40;
 	static struct slot_s slots[SLOTS];
 	uint64_t rng = check_seed();
 	int absorbed0 = fault_absorbed;

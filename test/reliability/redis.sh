@@ -2,19 +2,19 @@
 # redis.sh DIR: redis-server under LD_PRELOAD=$BM_LIB (127.0.0.1, a free
 # high port) through a heavy workload, its stored data checked at each step
 # against what was written. Prints PASS/FAIL lines:
-#   redis_load      BM_REDIS_KEYS (100,000) keys of 1 B..2 KiB read back exactly
+#   redis_load      BM_REDIS_KEYS (50,000) keys of 1 B..2 KiB read back exactly
 #   redis_benchmark redis-benchmark (BM_REDIS_REQUESTS, 30,000 per test;
 #                   50 clients, pipelined, random keys) exits 0
 #   redis_intact    the loaded keys are unchanged after the benchmark
 #   redis_rewrite   APPEND / SETRANGE / DEL on a third each, then all checked
 #   redis_bgsave    BGSAVE (the server forks: a child of the preloaded
 #                   process), restart on the dump, every key checked
-#   redis_evict     maxmemory 64mb allkeys-lru: 200,000 more 1 KiB values
+#   redis_evict     maxmemory 64mb allkeys-lru: 120,000 more 1 KiB values
 #                   evict instead of failing; used_memory stays bounded
 # The whole run is bounded by a timeout; the server is killed on exit.
 set -u
 dir=$1
-keys=${BM_REDIS_KEYS:-100000}
+keys=${BM_REDIS_KEYS:-50000}
 requests=${BM_REDIS_REQUESTS:-30000}
 mkdir -p "$dir"
 cd "$dir" || exit 1
@@ -152,7 +152,7 @@ fi
 phase bgsave
 cli config set maxmemory 64mb >/dev/null
 cli config set maxmemory-policy allkeys-lru >/dev/null
-awk 'BEGIN { v = sprintf("%01024d", 7); for (i = 0; i < 200000; i++) printf "SET e:%d %s\r\n", i, v }' |
+awk 'BEGIN { v = sprintf("%01024d", 7); for (i = 0; i < 120000; i++) printf "SET e:%d %s\r\n", i, v }' |
 	cli --pipe >pipe3.log 2>&1
 pipe_rc=$?
 used=$(cli info memory | tr -d '\r' | sed -n 's/^used_memory://p')
