@@ -7,6 +7,7 @@
 #include "mutex.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
