@@ -1014,7 +1014,7 @@ static void *churn_worker(void *arg)
 }
 
 /* One pass over everything a reader can ask while other threads allocate:
- * no crash, no hang, and live never above capacity. */
+ * no crash, no hang, every figure answers. */
 static int read_all_once(sink_t *s, int round)
 {
 	print_fn pr = (print_fn)dlsym(RTLD_DEFAULT, "bm_stats_print");
@@ -1027,10 +1027,14 @@ static int read_all_once(sink_t *s, int round)
 	CHECK(rd_unsigned("arenas.narenas", &na) == 0);
 	for (unsigned a = 0; a < na; a++) {
 		for (int c = 0; c < 36; c++) {
+			/* Two calls, two moments: a churning thread may free a
+			 * slab in between, so live and capacity are only checked
+			 * to answer here (each call clamps live to its own
+			 * capacity; check_live_objects checks the figures). */
 			size_t live = fig("stats.arenas.%u.bins.%d.live", a, c);
 			size_t cap = fig("stats.arenas.%u.bins.%d.capacity", a, c);
-			CHECK(live <= cap, "arena %u class %d: live %zu > %zu", a, c,
-			    live, cap);
+			CHECK(live != (size_t)-1 && cap != (size_t)-1,
+			    "arena %u class %d: no answer", a, c);
 		}
 	}
 	return CHECK_OK;
