@@ -218,10 +218,6 @@ void os_stats_get(os_stats_t *out) {
 	out->bytes_unmapped = atomic_load(&bytes_unmapped);
 }
 
-int os_tid(void) {
-	return (int)syscall(SYS_gettid);
-}
-
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);

@@ -58,8 +58,6 @@ void os_stats_get(os_stats_t *out);
 /* Test hook: make the n-th os_map/os_map_aligned from now fail with EAGAIN
  * (0 = never); only in builds with BM_FAULT_INJECT, otherwise ignored. */
 void os_fault_inject(uint64_t nth);
-/* Current thread's kernel id (gettid). */
-int os_tid(void);
 /* Sleep while the 32-bit word at addr still holds val (FUTEX_WAIT, private);
  * returns on a wake, a signal or a changed value. */
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val);
