@@ -1,6 +1,7 @@
 /*
- * os: the only file that calls mmap, munmap, mremap and madvise, and the only
- * one that reads system facts (THP mode from /sys, CPU count, clock). Every
+ * os: the only file that calls mmap, munmap, mremap, mprotect and madvise,
+ * and the only one that reads system facts (THP mode from /sys, CPU count,
+ * clock, random bytes from getrandom or /dev/urandom). Every
  * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
  * read with open/read into a stack buffer: no stdio, no allocation.
  */
@@ -13,6 +14,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,6 +157,16 @@ int os_decommit(void *addr, size_t size) {
 	return p == addr ? 0 : errno;
 }
 
+int os_guard(void *addr, size_t size) {
+	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : errno;
+}
+
+void *os_reserve(size_t size) {
+	void *p = mmap(NULL, size, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int os_advise(void *addr, size_t size, int advice) {
 	COUNT(n_madvise, 1);
 	return madvise(addr, size, advice) == 0 ? 0 : errno;
@@ -201,6 +213,48 @@ const char *os_thp_mode_name(os_thp_mode_t mode) {
 
 unsigned os_ncpus(void) {
 	return os_cpus;
+}
+
+/* Read len bytes of fd into buf (retrying short reads and EINTR). */
+static int os_read_full(int fd, unsigned char *buf, size_t len) {
+	while (len > 0) {
+		ssize_t n = read(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? EIO : errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* getrandom(2) without blocking; the raw syscall, since glibc's wrapper is
+ * newer than some of the systems we run on. */
+static int os_getrandom(unsigned char *buf, size_t len) {
+	while (len > 0) {
+		long n = syscall(SYS_getrandom, buf, len, GRND_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? EIO : errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int os_random(void *buf, size_t len) {
+	int saved = errno;
+	int err = os_getrandom(buf, len);
+	if (err != 0) {
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		err = fd < 0 ? errno : os_read_full(fd, buf, len);
+		if (fd >= 0)
+			close(fd);
+	}
+	errno = saved;
+	return err;
 }
 
 uint64_t os_now_ns(void) {

@@ -1,7 +1,8 @@
 /*
  * os: the only module that talks to the kernel about memory (mmap, munmap,
- * mremap, madvise) and reads system facts (page size, THP mode, CPU count,
- * monotonic clock). Every function is thread-safe and takes no lock.
+ * mremap, madvise, mprotect) and reads system facts (page size, THP mode,
+ * CPU count, monotonic clock, the kernel's random bytes). Every function is
+ * thread-safe and takes no lock.
  * Every function returning int returns 0 on success, an errno value on failure.
  */
 #ifndef BM_OS_H
@@ -31,6 +32,12 @@ void *os_remap(void *addr, size_t old_size, size_t new_size);
 /* Make pages accessible again / inaccessible (PROT_NONE), keeping the range. */
 int os_commit(void *addr, size_t size);
 int os_decommit(void *addr, size_t size);
+/* Make whole pages inaccessible (PROT_NONE) keeping their mapping and its
+ * contents: a guard; os_commit lifts it. */
+int os_guard(void *addr, size_t size);
+/* Reserve size bytes of address space that faults when touched (PROT_NONE,
+ * no memory behind it); NULL on failure. Not counted as mapped. */
+void *os_reserve(size_t size);
 /* MADV_DONTNEED: pages read back as zero afterwards. */
 int os_purge_forced(void *addr, size_t size);
 /* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
@@ -47,6 +54,10 @@ os_thp_mode_t os_thp_mode(void);
 const char *os_thp_mode_name(os_thp_mode_t mode);
 /* Online CPUs (>= 1). */
 unsigned os_ncpus(void);
+/* Fill buf with len bytes from the kernel's random generator (getrandom,
+ * else /dev/urandom; never blocks). 0, or an errno value when neither
+ * answered in full. errno itself is left as it was. */
+int os_random(void *buf, size_t len);
 /* Monotonic time in nanoseconds (coarse clock, cheap). */
 uint64_t os_now_ns(void);
 /* Counters of kernel calls made through this module since start. */
