@@ -12,14 +12,15 @@ ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 LDLIBS  = -lpthread
 
 # Modules in layer order (see README "Layers").
-MODULES = log conf os hooks mutex sz base rtree extent slab arena tsd stats malloc
+MODULES = log conf os secret zero hooks mutex sz base rtree extent slab arena tsd stats malloc
 SRCS    = $(wildcard $(MODULES:%=src/%.c))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 DOBJS   = $(SRCS:src/%.c=build/debug/%.o)
 FOBJS   = $(SRCS:src/%.c=build/fault/%.o)
+HOBJS   = $(SRCS:src/%.c=build/hardened/%.o)
 PRELOAD_SRCS = $(wildcard preload/*.c) $(wildcard preload/*.cc)
 
-.PHONY: all debug fault test test-unit bench bench-deps clean
+.PHONY: all debug fault hardened test test-unit bench bench-deps clean
 all: libbasemalloc.so
 
 build/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
@@ -28,10 +29,12 @@ build/debug/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
 	$(CC) $(ALL_CFLAGS) -DBM_DEBUG -c $< -o $@
 build/fault/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
 	$(CC) $(ALL_CFLAGS) -DBM_FAULT_INJECT -c $< -o $@
+build/hardened/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
+	$(CC) $(ALL_CFLAGS) -DBM_HARDENED -c $< -o $@
 build/preload.o: preload/preload.c $(wildcard src/*.h) include/basemalloc.h | build
 	$(CC) $(ALL_CFLAGS) -fexceptions -c $< -o $@
 build:
-	mkdir -p build build/debug build/fault
+	mkdir -p build build/debug build/fault build/hardened
 
 libbasemalloc.so: $(OBJS) build/preload.o preload/export.map
 	$(CC) -shared -o $@ $(OBJS) build/preload.o -Wl,--version-script=preload/export.map \
@@ -47,6 +50,14 @@ build/libbasemalloc-debug.so: $(DOBJS) build/preload.o preload/export.map
 fault: build/libbasemalloc-fault.so
 build/libbasemalloc-fault.so: $(FOBJS) build/preload.o preload/export.map
 	$(CC) -shared -o $@ $(FOBJS) build/preload.o -Wl,--version-script=preload/export.map \
+		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
+
+# The hardened build: canaries after small blocks, guard pages after large
+# and huge ones, zero-size allocations that fault, freed blocks zeroed and
+# checked when reused, delayed random reuse, exact sizes for sized frees.
+hardened: build/libbasemalloc-hardened.so
+build/libbasemalloc-hardened.so: $(HOBJS) build/preload.o preload/export.map
+	$(CC) -shared -o $@ $(HOBJS) build/preload.o -Wl,--version-script=preload/export.map \
 		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 test: all

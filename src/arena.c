@@ -8,9 +8,11 @@
 #include "arena.h"
 #include "log.h"
 #include "mutex.h"
+#include "os.h"
+#include "rtree.h"
+#include "secret.h"
 
 #include <errno.h>
-#include "rtree.h"
 
 slab_t arena_slab_empty;
 
@@ -50,6 +52,9 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	a->ind = ind;
 	a->base = b;
+#ifdef BM_HARDENED
+	a->rng = secret_mix(ind, (uintptr_t)a);
+#endif
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		a->bins[i].cur = &arena_slab_empty;
@@ -223,6 +228,49 @@ void arena_free_local_slow(arena_t *a, slab_t *s) {
 	arena_slab_refile(a, s);
 }
 
+void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
+#ifdef BM_HARDENED
+	arena_delayed_t *d = &a->delayed[secret_rng_next(&a->rng) %
+	    ARENA_DELAYED];
+	arena_delayed_t old = *d;
+	d->p = p;
+	d->s = s;
+	if (old.p != NULL) {
+		slab_delayed_check(old.s, old.p);
+		arena_free_local(a, old.s, old.p);
+	}
+#else
+	arena_free_local(a, s, p);
+#endif
+}
+
+bool arena_delayed_has(const arena_t *a, const void *p) {
+#ifdef BM_HARDENED
+	for (unsigned i = 0; i < ARENA_DELAYED; i++) {
+		if (a->delayed[i].p == p)
+			return true;
+	}
+#else
+	(void)a;
+	(void)p;
+#endif
+	return false;
+}
+
+/* Free every delayed block (the thread is leaving its arena). */
+static void arena_delayed_flush(arena_t *a) {
+#ifdef BM_HARDENED
+	for (unsigned i = 0; i < ARENA_DELAYED; i++) {
+		arena_delayed_t d = a->delayed[i];
+		a->delayed[i].p = NULL;
+		if (d.p != NULL)
+			arena_free_local(a, d.s, d.p);
+	}
+#else
+	(void)a;
+#endif
+}
+
 /* Count n remote frees the owner collected from s (stats; only the owner
  * writes the counter, so no read-modify-write is needed). Out of line, so
  * that arena_slab_refill stays small enough to be inlined. */
@@ -304,24 +352,26 @@ static void *arena_slab_refill(slab_t *s) {
  * which do not exceed nblocks, and remote frees are among the blocks out.
  * Its free lists hold carved blocks of s only (inside, on a block boundary;
  * no cycle). Every page of its run maps to s in the rtree. */
-static void arena_slab_check(const slab_t *s) {
+static void arena_slab_check(slab_t *s) {
 	if (!config_debug)
 		return;
 	uint32_t nfree = 0, nremote = 0;
-	for (void **b = s->free; b != NULL; b = b[0]) {
+	uint32_t ncarved = atomic_load_explicit(&s->carved,
+	    memory_order_relaxed) / s->block_size;
+	for (void *b = s->free; b != NULL; b = slab_next(s, b)) {
 		BM_ASSERT(slab_block_valid(s, b));
-		BM_ASSERT(((uintptr_t)b - s->ext.addr) / s->block_size < s->bump);
+		BM_ASSERT(((uintptr_t *)b)[1] == slab_key(s));
 		nfree++;
-		BM_ASSERT(nfree <= s->bump);
+		BM_ASSERT(nfree <= ncarved);
 	}
-	for (void **b = atomic_load_explicit(&s->remote_free,
-	    memory_order_acquire); b != NULL; b = b[0]) {
+	for (void *b = atomic_load_explicit(&s->remote_free,
+	    memory_order_acquire); b != NULL; b = slab_next(s, b)) {
 		BM_ASSERT(slab_block_valid(s, b));
 		nremote++;
 		BM_ASSERT(nremote <= s->used);
 	}
-	BM_ASSERT(s->bump <= s->nblocks);
-	BM_ASSERT(s->used + nfree == s->bump);
+	BM_ASSERT(ncarved <= s->nblocks);
+	BM_ASSERT(s->used + nfree == ncarved);
 	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
 	for (size_t off = 0; off < s->ext.size; off += PAGE)
 		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
@@ -352,35 +402,51 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 	return arena_slab_refill(s);
 }
 
+/* Hardened builds: make the last page of run e a guard. When the kernel
+ * refuses (too many mappings) the page stays an unused accessible one. */
+static void arena_guard_set(const extent_t *e) {
+	if (config_hardened)
+		os_guard((void *)(e->addr + e->size - PAGE), PAGE);
+}
+
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed) {
-	extent_t *e = extent_run_alloc(&a->pages, NULL, usize, alignment,
-	    EXTENT_LARGE, zeroed);
+	extent_t *e = extent_run_alloc(&a->pages, NULL, usize + ARENA_GUARD,
+	    alignment, EXTENT_LARGE, zeroed);
 	if (e == NULL)
 		return NULL;
+	arena_guard_set(e);
 	a->n_large++;
 	a->n_large_bytes += e->size;
 	return (void *)e->addr;
 }
 
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
+	size += ARENA_GUARD;
 	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
 		e = extent_huge_alloc(&a->pages, size, alignment);
-	return e != NULL ? (void *)e->addr : NULL;
+	if (e == NULL)
+		return NULL;
+	arena_guard_set(e);
+	return (void *)e->addr;
 }
 
 void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
-	if (e->kind == EXTENT_LARGE)
+	if (e->kind == EXTENT_LARGE) {
+		if (config_hardened)
+			os_commit((void *)(e->addr + e->size - PAGE), PAGE);
 		extent_run_free(&a->pages, e, true);
-	else
+	} else {
 		extent_huge_free(&a->pages, e);
+	}
 }
 
 /* Give back what an exiting thread's arena holds for nothing: collect
  * remote frees, and return empty current and spare slabs to the pages. */
 static void arena_tidy(arena_t *a) {
+	arena_delayed_flush(a);
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];

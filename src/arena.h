@@ -33,6 +33,17 @@ typedef struct {
 	uint64_t nrequests;   /* slow-path refills (stats) */
 } bin_t;
 
+/* Hardened builds: the page after each large and huge block, made
+ * inaccessible (a guard), and the blocks a thread freed last, kept from
+ * reuse for a while (slots replaced at random). */
+#define ARENA_GUARD (config_hardened ? PAGE : 0)
+#define ARENA_DELAYED 64
+
+typedef struct {
+	void *p;
+	slab_t *s;
+} arena_delayed_t;
+
 typedef struct arena_s arena_t;
 struct arena_s {
 	bin_t bins[SZ_NSMALL];
@@ -42,6 +53,10 @@ struct arena_s {
 	arena_t *pool_next;
 	uint64_t n_large, n_large_bytes;       /* owner's large allocs (stats) */
 	uint64_t n_adopted;                    /* taken from the pool (stats) */
+#ifdef BM_HARDENED
+	arena_delayed_t delayed[ARENA_DELAYED]; /* owner only */
+	uint64_t rng;                           /* picks the slot to replace */
+#endif
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
 	_Atomic int claimed;                   /* a thread acts as the owner */
 	_Atomic uint64_t remote_frees;
@@ -62,13 +77,21 @@ void arena_release(arena_t *a);
 void *arena_malloc_small_slow(arena_t *a, unsigned ind);
 /* After a local free left slab s empty or took it out of the full state. */
 void arena_free_local_slow(arena_t *a, slab_t *s);
+/* Hardened builds: the owner's free of p (in slab s of a), delayed: p takes
+ * a random slot of the arena's delayed frees and the block there is freed.
+ * Default builds: arena_free_local. */
+void arena_free_delayed(arena_t *a, slab_t *s, void *p);
+/* True when p waits among a's delayed frees (owner only). */
+bool arena_delayed_has(const arena_t *a, const void *p);
 /* A free into slab s from a thread that does not own s's arena. */
 void arena_free_remote(slab_t *s, void *p);
 /* Large (page run) allocation of usize bytes (sz_s2u of the request) at
- * alignment; *zeroed tells if the memory reads as zero. NULL on failure. */
+ * alignment, followed by ARENA_GUARD bytes of guard; *zeroed tells if the
+ * memory reads as zero. NULL on failure. */
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed);
-/* Huge allocation (own mapping); zeroed. NULL on failure. */
+/* Huge allocation (own mapping, ARENA_GUARD bytes of guard after size);
+ * zeroed. NULL on failure. */
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);
 /* Free a large or huge run, from any thread. */
 void arena_free_run(extent_t *e);
@@ -84,5 +107,13 @@ unsigned arena_count(void);
 unsigned arena_count_abandoned(void);
 /* The i-th arena (i < arena_count()), for stats. */
 arena_t *arena_get(unsigned i);
+
+/* The owner's free of p into slab s of its arena a. */
+BM_INLINE void arena_free_local(arena_t *a, slab_t *s, void *p) {
+	slab_free_local(s, p);
+	if (UNLIKELY(s->state != SLAB_CURRENT) &&
+	    (s->used == 0 || s->state == SLAB_FULL))
+		arena_free_local_slow(a, s);
+}
 
 #endif

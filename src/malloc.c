@@ -14,10 +14,12 @@
 #include "mutex.h"
 #include "os.h"
 #include "rtree.h"
+#include "secret.h"
 #include "slab.h"
 #include "stats.h"
 #include "sz.h"
 #include "tsd.h"
+#include "zero.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,10 +31,12 @@ static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static int malloc_boot_once(void) {
 	conf_boot();
 	sz_boot();
-	slab_boot();
+	secret_boot();
 	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
 	    tsd_boot() != 0)
 		return ENOMEM;
+	if (config_hardened)
+		zero_boot();  /* without it zero-size requests are ordinary */
 	stats_boot();
 	return 0;
 }
@@ -71,22 +75,35 @@ __attribute__((constructor)) static void malloc_constructor(void) {
 	    malloc_postfork_child);
 }
 
-/* Report a pointer basemalloc did not hand out (or no longer owns). */
-BM_NOINLINE static void malloc_report(const char *call, const char *what,
-    const void *p) {
-	log_warn("%s(): %s %p", call, what, p);
+static void malloc_report_end(void) {
 	if (opt_abort_on_invalid)
 		log_fatal("aborting (set BASEMALLOC_CONF=abort_on_invalid:false "
 		    "to continue)");
 }
 
+/* Report a pointer basemalloc did not hand out (or no longer owns). */
+BM_NOINLINE static void malloc_report(const char *call, const char *what,
+    const void *p) {
+	log_warn("%s(): %s %p", call, what, p);
+	malloc_report_end();
+}
+
+/* Report a sized free whose size the block at p cannot have. */
+BM_NOINLINE static void malloc_report_size(const char *call, size_t size,
+    const void *p) {
+	log_warn("%s(): invalid size %zu for %p", call, size, p);
+	malloc_report_end();
+}
+
 /* Whether p, whose second word holds its slab's free key, is free: certain
- * when the calling thread owns the slab (it walks the slab's lists),
- * otherwise the key is trusted. */
+ * when the calling thread owns the slab (it walks the slab's lists and the
+ * delayed frees), otherwise the key is trusted (a fresh one per slab, so
+ * only a copy of a freed block of this very slab can hold it). */
 static bool malloc_block_is_free(slab_t *s, const void *p) {
-	if (s->ext.owner != tsd_tls.arena)
+	arena_t *a = tsd_tls.arena;
+	if (s->ext.owner != a)
 		return true;
-	return slab_has_free_block(s, (void *)p);
+	return slab_has_free_block(s, (void *)p) || arena_delayed_has(a, p);
 }
 
 /* The descriptor of the allocation that starts at p, or NULL (reported). */
@@ -113,10 +130,26 @@ invalid:
 	return NULL;
 }
 
-static size_t malloc_usable(const extent_t *e) {
+/* The bytes the program may use in the small block p of s: its class
+ * size; hardened builds: the size it asked for (its canary must be intact,
+ * else that is reported for call). */
+static size_t malloc_small_size(const slab_t *s, const void *p,
+    const char *call) {
+	if (!config_hardened)
+		return s->block_size;
+	size_t n = slab_tail_get(s, p);
+	if (n != SIZE_MAX)
+		return n;
+	malloc_report(call, "overflow past the end of", p);
+	return s->block_size - SLAB_TAIL;
+}
+
+/* The bytes the program may use at p, the start of e's allocation. */
+static size_t malloc_usable(const extent_t *e, const void *p,
+    const char *call) {
 	if (e->kind == EXTENT_SLAB)
-		return ((const slab_t *)e)->block_size;
-	return e->size;
+		return malloc_small_size((const slab_t *)e, p, call);
+	return e->size - ARENA_GUARD;
 }
 
 BM_NOINLINE static void *malloc_enomem(void) {
@@ -137,28 +170,62 @@ static unsigned malloc_small_class(size_t size, size_t alignment) {
 	return SZ_NSMALL;
 }
 
+/* The small class that serves size bytes at alignment (a power of two >=
+ * QUANTUM; hardened builds: with the block's tail), or SZ_NSMALL when the
+ * request takes a page run. */
+static unsigned malloc_class(size_t size, size_t alignment) {
+	size_t tail = config_hardened ? SLAB_TAIL : 0;
+	if (alignment > PAGE || size > SZ_SMALL_MAX - tail)
+		return SZ_NSMALL;
+	return malloc_small_class(size + tail, alignment);
+}
+
+/* The usable bytes of the run that serves size bytes at alignment when
+ * malloc_class says SZ_NSMALL: a large class, or pages (huge). */
+static size_t malloc_run_size(size_t size, size_t alignment) {
+	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
+	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
+		return usize;
+	return PAGE_CEILING(size);
+}
+
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
 	void *p = slab_alloc(a->bins[ind].cur);
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
+}
+
+/* Hardened builds: a small block for size bytes, zeroed (checked when it
+ * was popped), its canary and size written after the bytes. */
+BM_NOINLINE static void *malloc_small_hardened(arena_t *a, unsigned ind,
+    size_t size) {
+	void *p = malloc_small(a, ind);
+	if (p != NULL)
+		slab_tail_set(rtree_lookup(p), p, size);
+	return p;
 }
 
 /* size bytes aligned to alignment (a power of two >= QUANTUM) from arena
  * a; *zeroed tells whether the memory is known to read as zero. */
 static void *malloc_in(arena_t *a, size_t size, size_t alignment,
     bool *zeroed) {
-	*zeroed = false;
+	*zeroed = config_hardened;
 	if (size > PTRDIFF_MAX)
 		return NULL;
-	if (alignment <= PAGE && size <= SZ_SMALL_MAX) {
-		unsigned ind = malloc_small_class(size, alignment);
-		if (ind < SZ_NSMALL)
-			return malloc_small(a, ind);
+	if (config_hardened && size == 0 && alignment <= QUANTUM) {
+		void *p = zero_alloc();
+		if (p != NULL)
+			return p;
 	}
-	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
-	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
-		return arena_malloc_large(a, usize, alignment, zeroed);
-	*zeroed = true;
-	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	unsigned ind = malloc_class(size, alignment);
+	if (ind < SZ_NSMALL)
+		return config_hardened ? malloc_small_hardened(a, ind, size)
+		    : malloc_small(a, ind);
+	size_t usize = malloc_run_size(size, alignment);
+	if (usize >= SZ_HUGE_MIN || alignment >= SZ_HUGE_MIN) {
+		*zeroed = true;
+		return arena_malloc_huge(a, usize, alignment);
+	}
+	return arena_malloc_large(a, usize, alignment, zeroed);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -188,7 +255,7 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 
 void *bm_malloc(size_t size) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
+	if (!config_hardened && LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
 		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
 		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
@@ -202,7 +269,7 @@ void *bm_calloc(size_t n, size_t size) {
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
+	if (!config_hardened && LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
 		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
 		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
@@ -211,7 +278,17 @@ void *bm_calloc(size_t n, size_t size) {
 	return malloc_slow(total, QUANTUM, true);
 }
 
+/* Hardened builds: free the zero-size allocation p. */
+static void free_zero(const void *p, const char *call) {
+	int err = zero_free(p);
+	if (err != 0)
+		malloc_report(call, err == EALREADY ? "double free or corruption"
+		    : "invalid pointer", p);
+}
+
 BM_NOINLINE static void free_slow(void *p, const char *call) {
+	if (config_hardened && zero_owns(p))
+		return free_zero(p, call);
 	extent_t *e = malloc_lookup(p, call);
 	if (e == NULL)
 		return;
@@ -220,47 +297,138 @@ BM_NOINLINE static void free_slow(void *p, const char *call) {
 	arena_free_run(e);
 }
 
+/* Hardened builds: the rest of a small free. The canary is checked, the
+ * whole block zeroed (slab_alloc checks that it still is), and the owner's
+ * free delayed. */
+BM_NOINLINE static void free_small_hardened(slab_t *s, void *p,
+    const char *call) {
+	if (slab_tail_get(s, p) == SIZE_MAX)
+		malloc_report(call, "overflow past the end of", p);
+	memset(p, 0, s->block_size);
+	arena_t *a = tsd_tls.arena;
+	if (s->ext.owner != a)
+		return arena_free_remote(s, p);
+	((uintptr_t *)p)[1] = slab_key(s);
+	arena_free_delayed(a, s, p);
+}
+
+/* Free p, in slab s by the rtree: p must be a carved block whose second
+ * word is not the key (else the slow lookup decides: invalid pointer,
+ * double free, or a live block holding a copy of the key). */
+BM_INLINE void free_small(slab_t *s, void *p, const char *call) {
+	if (UNLIKELY(!slab_block_valid(s, p) ||
+	    ((uintptr_t *)p)[1] == slab_key(s)) &&
+	    malloc_lookup(p, call) == NULL)
+		return;
+	if (config_hardened)
+		return free_small_hardened(s, p, call);
+	if (config_debug && opt_junk)
+		memset((char *)p + 2 * sizeof(void *), 0x5a,
+		    s->block_size - 2 * sizeof(void *));
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(s->ext.owner == a))
+		return arena_free_local(a, s, p);
+	arena_free_remote(s, p);
+}
+
 void bm_free(void *p) {
 	if (UNLIKELY(p == NULL))
 		return;
 	extent_t *e = rtree_lookup(p);
 	if (UNLIKELY(e == NULL || e->kind != EXTENT_SLAB))
 		return free_slow(p, "free");
-	slab_t *s = (slab_t *)e;
-	if (UNLIKELY(!slab_block_valid(s, p) ||
-	    ((uintptr_t *)p)[1] == slab_key(s)) &&
-	    malloc_lookup(p, "free") == NULL)
-		return;
-	if (config_debug && opt_junk)
-		memset((char *)p + 2 * sizeof(void *), 0x5a,
-		    s->block_size - 2 * sizeof(void *));
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(e->owner == a)) {
-		slab_free_local(s, p);
-		if (UNLIKELY(s->state != SLAB_CURRENT) &&
-		    (s->used == 0 || s->state == SLAB_FULL))
-			arena_free_local_slow(a, s);
-		return;
+	free_small((slab_t *)e, p, "free");
+}
+
+/* Whether the allocation at p (described by e) can have been asked for
+ * with size bytes at alignment: size is of its class; hardened builds'
+ * small blocks: size is the size they recorded. */
+static bool malloc_size_matches(const extent_t *e, const void *p,
+    size_t size, size_t alignment) {
+	if (!IS_POW2(alignment))
+		return false;
+	unsigned ind = malloc_class(size, alignment);
+	if (e->kind != EXTENT_SLAB)
+		return ind == SZ_NSMALL &&
+		    malloc_run_size(size, alignment) == e->size - ARENA_GUARD;
+	const slab_t *s = (const slab_t *)e;
+	if (config_hardened) {
+		size_t n = slab_tail_get(s, p);
+		return n == size || n == SIZE_MAX;  /* the free reports that */
 	}
-	arena_free_remote(s, p);
+	return ind == s->ext.szind;
+}
+
+BM_NOINLINE static void free_sized_slow(void *p, size_t size,
+    size_t alignment, const char *call) {
+	if (p == NULL)
+		return;
+	if (config_hardened && zero_owns(p)) {
+		if (size != 0 && zero_live(p))
+			malloc_report_size(call, size, p);
+		return free_zero(p, call);
+	}
+	extent_t *e = malloc_lookup(p, call);
+	if (e == NULL)
+		return;
+	if (!malloc_size_matches(e, p, size, alignment))
+		malloc_report_size(call, size, p);
+	if (e->kind == EXTENT_SLAB)
+		free_small((slab_t *)e, p, call);
+	else
+		arena_free_run(e);
+}
+
+/* A free that names the size (and alignment, QUANTUM when none) the block
+ * was asked for; a size the block cannot have is reported. */
+BM_INLINE void free_sized(void *p, size_t size, size_t alignment,
+    const char *call) {
+	alignment = MAX(alignment, QUANTUM);
+	if (!config_hardened && alignment == QUANTUM &&
+	    LIKELY(size <= SZ_LOOKUP_MAX && p != NULL)) {
+		extent_t *e = rtree_lookup(p);
+		if (LIKELY(e != NULL && e->kind == EXTENT_SLAB && e->szind ==
+		    sz_lookup[(size + QUANTUM - 1) >> LG_QUANTUM]))
+			return free_small((slab_t *)e, p, call);
+	}
+	free_sized_slow(p, size, alignment, call);
 }
 
 void bm_free_sized(void *p, size_t size) {
-	(void)size;
-	bm_free(p);
+	free_sized(p, size, QUANTUM, "free_sized");
 }
 
 void bm_free_aligned_sized(void *p, size_t alignment, size_t size) {
-	(void)alignment;
-	(void)size;
-	bm_free(p);
+	free_sized(p, size, alignment, "free_aligned_sized");
+}
+
+void malloc_delete_sized(void *p, size_t size, size_t alignment) {
+	free_sized(p, size, alignment, "operator delete");
+}
+
+/* Resize the small block p of s in place when size keeps its class;
+ * hardened builds move its canary. NULL when it has to move. */
+static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
+	if (malloc_class(size, QUANTUM) != s->ext.szind)
+		return NULL;
+	if (config_hardened) {
+		size_t old = malloc_small_size(s, p, "realloc");
+		memset((char *)p + old, 0, sizeof(uint64_t));
+		slab_tail_set(s, p, size);
+	}
+	return p;
 }
 
 /* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. */
+ * new address or NULL when it has to move by copying. Hardened builds keep
+ * a guard page after runs: they stay in place only at the same size. */
 static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (e->kind == EXTENT_SLAB)
-		return sz_s2u(size) == malloc_usable(e) ? p : NULL;
+		return realloc_small_in_place((slab_t *)e, p, size);
+	if (config_hardened)
+		return malloc_class(size, QUANTUM) == SZ_NSMALL &&
+		    malloc_run_size(size, QUANTUM) == e->size - ARENA_GUARD ?
+		    p : NULL;
 	arena_t *a = e->owner;
 	if (e->kind == EXTENT_LARGE) {
 		size_t usize = sz_s2u(size);
@@ -291,14 +459,22 @@ void *bm_realloc(void *p, size_t size) {
 	}
 	if (size > PTRDIFF_MAX)
 		return malloc_enomem();
-	extent_t *e = malloc_lookup(p, "realloc");
-	if (e == NULL)
-		return NULL;
-	void *q = realloc_in_place(e, p, size);
-	if (q != NULL)
-		return q;
-	size_t old = malloc_usable(e);
-	q = bm_malloc(size);
+	size_t old = 0;
+	if (config_hardened && zero_owns(p)) {
+		if (!zero_live(p)) {
+			malloc_report("realloc", "invalid pointer", p);
+			return NULL;
+		}
+	} else {
+		extent_t *e = malloc_lookup(p, "realloc");
+		if (e == NULL)
+			return NULL;
+		void *q = realloc_in_place(e, p, size);
+		if (q != NULL)
+			return q;
+		old = malloc_usable(e, p, "realloc");
+	}
+	void *q = bm_malloc(size);
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, MIN(old, size));
@@ -366,8 +542,13 @@ void *bm_pvalloc(size_t size) {
 size_t bm_malloc_usable_size(const void *p) {
 	if (p == NULL)
 		return 0;
+	if (config_hardened && zero_owns(p)) {
+		if (!zero_live(p))
+			malloc_report("malloc_usable_size", "invalid pointer", p);
+		return 0;
+	}
 	extent_t *e = malloc_lookup(p, "malloc_usable_size");
-	return e != NULL ? malloc_usable(e) : 0;
+	return e != NULL ? malloc_usable(e, p, "malloc_usable_size") : 0;
 }
 
 int bm_malloc_trim(size_t pad) {
