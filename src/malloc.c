@@ -159,7 +159,7 @@ BM_NOINLINE static void *malloc_enomem(void) {
 
 /* The smallest small class >= size whose blocks are aligned to alignment
  * (<= PAGE; slabs are page aligned), or SZ_NSMALL when none. */
-static unsigned malloc_small_class(size_t size, size_t alignment) {
+BM_INLINE unsigned malloc_small_class(size_t size, size_t alignment) {
 	size_t s = ALIGN_UP(size == 0 ? 1 : size, alignment);
 	if (s > SZ_SMALL_MAX)
 		return SZ_NSMALL;
@@ -173,7 +173,7 @@ static unsigned malloc_small_class(size_t size, size_t alignment) {
 /* The small class that serves size bytes at alignment (a power of two >=
  * QUANTUM; hardened builds: with the block's tail), or SZ_NSMALL when the
  * request takes a page run. */
-static unsigned malloc_class(size_t size, size_t alignment) {
+BM_INLINE unsigned malloc_class(size_t size, size_t alignment) {
 	size_t tail = config_hardened ? SLAB_TAIL : 0;
 	if (alignment > PAGE || size > SZ_SMALL_MAX - tail)
 		return SZ_NSMALL;
@@ -199,8 +199,11 @@ BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
 BM_NOINLINE static void *malloc_small_hardened(arena_t *a, unsigned ind,
     size_t size) {
 	void *p = malloc_small(a, ind);
-	if (p != NULL)
-		slab_tail_set(rtree_lookup(p), p, size);
+	if (p == NULL)
+		return NULL;
+	slab_t *s = a->bins[ind].cur;  /* where malloc_small takes blocks */
+	BM_ASSERT(rtree_lookup(p) == s);
+	slab_tail_set(s, p, size);
 	return p;
 }
 
@@ -312,14 +315,8 @@ BM_NOINLINE static void free_small_hardened(slab_t *s, void *p,
 	arena_free_delayed(a, s, p);
 }
 
-/* Free p, in slab s by the rtree: p must be a carved block whose second
- * word is not the key (else the slow lookup decides: invalid pointer,
- * double free, or a live block holding a copy of the key). */
-BM_INLINE void free_small(slab_t *s, void *p, const char *call) {
-	if (UNLIKELY(!slab_block_valid(s, p) ||
-	    ((uintptr_t *)p)[1] == slab_key(s)) &&
-	    malloc_lookup(p, call) == NULL)
-		return;
+/* Free the small block p of s, known to be live. */
+BM_INLINE void free_small_live(slab_t *s, void *p, const char *call) {
 	if (config_hardened)
 		return free_small_hardened(s, p, call);
 	if (config_debug && opt_junk)
@@ -329,6 +326,24 @@ BM_INLINE void free_small(slab_t *s, void *p, const char *call) {
 	if (LIKELY(s->ext.owner == a))
 		return arena_free_local(a, s, p);
 	arena_free_remote(s, p);
+}
+
+/* free_small of a pointer that failed the quick test: the lookup decides
+ * (invalid pointer, double free, or a live block holding a copy of the
+ * key). Out of line, so that free's fast path needs no stack frame. */
+BM_NOINLINE static void free_small_slow(slab_t *s, void *p,
+    const char *call) {
+	if (malloc_lookup(p, call) != NULL)
+		free_small_live(s, p, call);
+}
+
+/* Free p, in slab s by the rtree: a carved block whose second word is not
+ * the key is live. */
+BM_INLINE void free_small(slab_t *s, void *p, const char *call) {
+	if (UNLIKELY(!slab_block_valid(s, p) ||
+	    ((uintptr_t *)p)[1] == slab_key(s)))
+		return free_small_slow(s, p, call);
+	free_small_live(s, p, call);
 }
 
 void bm_free(void *p) {

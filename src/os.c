@@ -215,25 +215,13 @@ unsigned os_ncpus(void) {
 	return os_cpus;
 }
 
-/* Read len bytes of fd into buf (retrying short reads and EINTR). */
-static int os_read_full(int fd, unsigned char *buf, size_t len) {
+/* Fill buf with len bytes from getrandom(2) without blocking (fd < 0; the
+ * raw syscall, since glibc's wrapper is newer than some of the systems we
+ * run on) or from fd, retrying short reads and EINTR. */
+static int os_fill(int fd, unsigned char *buf, size_t len) {
 	while (len > 0) {
-		ssize_t n = read(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n == 0 ? EIO : errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* getrandom(2) without blocking; the raw syscall, since glibc's wrapper is
- * newer than some of the systems we run on. */
-static int os_getrandom(unsigned char *buf, size_t len) {
-	while (len > 0) {
-		long n = syscall(SYS_getrandom, buf, len, GRND_NONBLOCK);
+		long n = fd < 0 ? syscall(SYS_getrandom, buf, len, GRND_NONBLOCK)
+		    : read(fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -246,10 +234,10 @@ static int os_getrandom(unsigned char *buf, size_t len) {
 
 int os_random(void *buf, size_t len) {
 	int saved = errno;
-	int err = os_getrandom(buf, len);
+	int err = os_fill(-1, buf, len);
 	if (err != 0) {
 		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-		err = fd < 0 ? errno : os_read_full(fd, buf, len);
+		err = fd < 0 ? errno : os_fill(fd, buf, len);
 		if (fd >= 0)
 			close(fd);
 	}

@@ -40,12 +40,10 @@ void slab_init(slab_t *s, unsigned bin, size_t bs) {
 
 /* Hardened builds: the order in which the n blocks carved together go on
  * the list, a random permutation (Fisher-Yates), so that where the next
- * block comes from cannot be predicted. Default builds: address order. */
+ * block comes from cannot be predicted. (Default builds: address order.) */
 static void slab_carve_order(slab_t *s, uint16_t *order, uint32_t n) {
 	for (uint32_t i = 0; i < n; i++)
 		order[i] = (uint16_t)i;
-	if (!config_hardened)
-		return;
 	uint64_t rng = secret_mix(s->link_key, atomic_load_explicit(&s->carved,
 	    memory_order_relaxed));
 	for (uint32_t i = n - 1; i > 0; i--) {
@@ -67,13 +65,15 @@ int slab_extend(slab_t *s) {
 	    s->block_size);
 	if (n > (end - carved) / s->block_size)
 		n = (end - carved) / s->block_size;
-	if (config_hardened)
-		memset((void *)start, 0, (size_t)n * s->block_size);
 	uint16_t order[PAGE / QUANTUM + 1];
-	slab_carve_order(s, order, n);
+	if (config_hardened) {
+		memset((void *)start, 0, (size_t)n * s->block_size);
+		slab_carve_order(s, order, n);
+	}
 	void **head = s->free;
 	for (uint32_t i = n; i-- > 0;) {
-		void **b = (void **)(start + (uintptr_t)order[i] * s->block_size);
+		uintptr_t k = config_hardened ? order[i] : i;
+		void **b = (void **)(start + k * s->block_size);
 		b[0] = (void *)slab_link(s, b, (uintptr_t)head);
 		b[1] = (void *)slab_key(s);
 		head = b;
@@ -146,18 +146,43 @@ static void slab_report(const char *call, const char *what, const void *p) {
 		    "to continue)");
 }
 
+BM_NOINLINE void *slab_alloc_last(slab_t *s, void *b) {
+	void *next = (void *)slab_link(s, b, *(uintptr_t *)b);
+	if (next != NULL)
+		next = slab_corrupt(s, b);
+	return slab_pop(s, b, next);
+}
+
 BM_NOINLINE void *slab_corrupt(slab_t *s, void *b) {
 	(void)s;
 	slab_report("malloc", "corrupted free list", b);
 	return NULL;
 }
 
+typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
+
+/* True when the n bytes at p (16-byte aligned, n a multiple of 16) are all
+ * zero; 64 bytes a step while they last. */
+static bool slab_all_zero(const void *p, size_t n) {
+	const slab_v2_t *v = p;
+	slab_v2_t a = { 0, 0 }, b = a, c = a, d = a;
+	size_t i = 0, nv = n / 16;
+	for (; i + 4 <= nv; i += 4) {
+		a |= v[i];
+		b |= v[i + 1];
+		c |= v[i + 2];
+		d |= v[i + 3];
+	}
+	for (; i < nv; i++)
+		a |= v[i];
+	a |= b | c | d;
+	return (a[0] | a[1]) == 0;
+}
+
 BM_NOINLINE void slab_reuse_check(slab_t *s, void *b) {
 	const uint64_t *w = b;
-	uint64_t acc = 0;
-	for (size_t i = 2; i < s->block_size / 8; i++)
-		acc |= w[i];
-	if (LIKELY(acc == 0 && w[1] == slab_key(s)))
+	if (LIKELY(w[1] == slab_key(s) &&
+	    slab_all_zero(w + 2, s->block_size - 16)))
 		return;
 	slab_report("malloc", "write after free to", b);
 	memset(b, 0, s->block_size);

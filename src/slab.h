@@ -116,12 +116,9 @@ BM_INLINE void *slab_next(slab_t *s, void *b) {
 	return next;
 }
 
-/* Pop a block from `free`, or NULL. */
-BM_INLINE void *slab_alloc(slab_t *s) {
-	void **b = s->free;
-	if (UNLIKELY(b == NULL))
-		return NULL;
-	s->free = slab_next(s, b);
+/* Hand out block b, the head of `free`, whose successor is next. */
+BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
+	s->free = next;
 	if (config_hardened) {
 		slab_reuse_check(s, b);
 		b[0] = NULL;
@@ -129,6 +126,22 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 	b[1] = NULL;
 	s->used++;
 	return b;
+}
+
+/* slab_alloc when the head's link does not decode to a block: the end of
+ * the list, or a corrupted link (reported). Out of line, so that the fast
+ * path needs no stack frame. Returns b. */
+void *slab_alloc_last(slab_t *s, void *b) __attribute__((returns_nonnull));
+
+/* Pop a block from `free`, or NULL. */
+BM_INLINE void *slab_alloc(slab_t *s) {
+	void **b = s->free;
+	if (UNLIKELY(b == NULL))
+		return NULL;
+	void *next = (void *)slab_link(s, b, (uintptr_t)b[0]);
+	if (UNLIKELY(!slab_block_valid(s, next)))
+		return slab_alloc_last(s, b);
+	return slab_pop(s, b, next);
 }
 
 /* Owner's free: push p on `free`. */
