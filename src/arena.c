@@ -54,6 +54,10 @@ static arena_t *arena_create(unsigned ind) {
 	a->base = b;
 #ifdef BM_HARDENED
 	a->rng = secret_mix(ind, (uintptr_t)a);
+	if (mutex_init(&a->guarded_lock, "arena.guarded", MUTEX_RANK_LEAF) != 0) {
+		base_delete(b);
+		return NULL;
+	}
 #endif
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
@@ -136,11 +140,15 @@ arena_t *arena_get(unsigned i) {
 	return i < arena_count() ? arenas[i] : NULL;
 }
 
+static void arena_guarded_flush(arena_t *a);
+
 size_t arena_unmap_free_all(void) {
 	size_t total = 0;
 	unsigned n = arena_count();
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		arena_guarded_flush(arenas[i]);
 		total += pages_unmap_free(&arenas[i]->pages);
+	}
 	return total;
 }
 
@@ -230,11 +238,19 @@ void arena_free_local_slow(arena_t *a, slab_t *s) {
 
 void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
 #ifdef BM_HARDENED
-	arena_delayed_t *d = &a->delayed[secret_rng_next(&a->rng) %
-	    ARENA_DELAYED];
-	arena_delayed_t old = *d;
-	d->p = p;
-	d->s = s;
+	/* The slots from delayed_head on are in order of age; the block freed
+	 * now is one of the ARENA_DELAYED_PICK oldest, chosen at random; the
+	 * oldest takes its slot and p the oldest's, which becomes the
+	 * youngest. Nearly first in, first out: the order in which a program
+	 * freed its blocks, and so its locality, mostly survives. */
+	unsigned head = a->delayed_head % ARENA_DELAYED;
+	unsigned pick = (head + (unsigned)(secret_rng_next(&a->rng) %
+	    ARENA_DELAYED_PICK)) % ARENA_DELAYED;
+	arena_delayed_t old = a->delayed[pick];
+	a->delayed[pick] = a->delayed[head];
+	a->delayed[head].p = p;
+	a->delayed[head].s = s;
+	a->delayed_head++;
 	if (old.p != NULL) {
 		slab_delayed_check(old.s, old.p);
 		arena_free_local(a, old.s, old.p);
@@ -409,13 +425,110 @@ static void arena_guard_set(const extent_t *e) {
 		os_guard((void *)(e->addr + e->size - PAGE), PAGE);
 }
 
+/* Hardened builds: give large run e back to the pages, guard lifted. */
+static void arena_guarded_release(arena_t *a, extent_t *e) {
+	os_commit((void *)(e->addr + e->size - PAGE), PAGE);
+	extent_run_free(&a->pages, e, true);
+}
+
+/* Hardened builds: a kept guarded run of size bytes at alignment, back in
+ * the rtree, or NULL. */
+static extent_t *arena_guarded_take(arena_t *a, size_t size,
+    size_t alignment) {
+	extent_t *e = NULL;
+#ifdef BM_HARDENED
+	uintptr_t mask = MAX(alignment, PAGE) - 1;
+	mutex_lock(&a->guarded_lock);
+	for (unsigned i = 0; i < ARENA_GUARDED && e == NULL; i++) {
+		extent_t *g = a->guarded[i];
+		if (g != NULL && g->size == size && (g->addr & mask) == 0) {
+			e = g;
+			a->guarded[i] = NULL;
+			a->guarded_bytes -= size;
+		}
+	}
+	mutex_unlock(&a->guarded_lock);
+	if (e != NULL)
+		rtree_set((void *)e->addr, e);
+#else
+	(void)a;
+	(void)size;
+	(void)alignment;
+#endif
+	return e;
+}
+
+/* Hardened builds: keep the freed large run e guarded for reuse (out of
+ * the rtree, so that freeing it again is an invalid pointer); a run kept
+ * before may have to make room. False when e is too large to keep. */
+static bool arena_guarded_put(arena_t *a, extent_t *e) {
+#ifdef BM_HARDENED
+	if (e->size > ARENA_GUARDED_MAX + PAGE)
+		return false;
+	rtree_set((void *)e->addr, NULL);
+	extent_t *out[ARENA_GUARDED];
+	unsigned nout = 0, i = 0;
+	mutex_lock(&a->guarded_lock);
+	while (i < ARENA_GUARDED && a->guarded[i] != NULL)
+		i++;
+	/* Make room in slots and bytes, releasing kept runs in turn. */
+	while (i == ARENA_GUARDED ||
+	    a->guarded_bytes + e->size > ARENA_GUARDED_BYTES) {
+		unsigned k = a->guarded_next++ % ARENA_GUARDED;
+		if (a->guarded[k] != NULL) {
+			out[nout++] = a->guarded[k];
+			a->guarded_bytes -= a->guarded[k]->size;
+			a->guarded[k] = NULL;
+		}
+		if (i == ARENA_GUARDED)
+			i = k;
+	}
+	a->guarded[i] = e;
+	a->guarded_bytes += e->size;
+	mutex_unlock(&a->guarded_lock);
+	while (nout > 0)
+		arena_guarded_release(a, out[--nout]);
+	return true;
+#else
+	(void)a;
+	(void)e;
+	return false;
+#endif
+}
+
+/* Hardened builds: give back every kept guarded run of a. */
+static void arena_guarded_flush(arena_t *a) {
+#ifdef BM_HARDENED
+	extent_t *kept[ARENA_GUARDED];
+	mutex_lock(&a->guarded_lock);
+	for (unsigned i = 0; i < ARENA_GUARDED; i++) {
+		kept[i] = a->guarded[i];
+		a->guarded[i] = NULL;
+	}
+	a->guarded_bytes = 0;
+	mutex_unlock(&a->guarded_lock);
+	for (unsigned i = 0; i < ARENA_GUARDED; i++) {
+		if (kept[i] != NULL)
+			arena_guarded_release(a, kept[i]);
+	}
+#else
+	(void)a;
+#endif
+}
+
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed) {
-	extent_t *e = extent_run_alloc(&a->pages, NULL, usize + ARENA_GUARD,
-	    alignment, EXTENT_LARGE, zeroed);
-	if (e == NULL)
-		return NULL;
-	arena_guard_set(e);
+	extent_t *e = config_hardened ? arena_guarded_take(a, usize + PAGE,
+	    alignment) : NULL;
+	if (e != NULL) {
+		*zeroed = false;
+	} else {
+		e = extent_run_alloc(&a->pages, NULL, usize + ARENA_GUARD,
+		    alignment, EXTENT_LARGE, zeroed);
+		if (e == NULL)
+			return NULL;
+		arena_guard_set(e);
+	}
 	a->n_large++;
 	a->n_large_bytes += e->size;
 	return (void *)e->addr;
@@ -435,9 +548,10 @@ void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
 void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
 	if (e->kind == EXTENT_LARGE) {
-		if (config_hardened)
-			os_commit((void *)(e->addr + e->size - PAGE), PAGE);
-		extent_run_free(&a->pages, e, true);
+		if (!config_hardened)
+			extent_run_free(&a->pages, e, true);
+		else if (!arena_guarded_put(a, e))
+			arena_guarded_release(a, e);
 	} else {
 		extent_huge_free(&a->pages, e);
 	}
@@ -447,6 +561,7 @@ void arena_free_run(extent_t *e) {
  * remote frees, and return empty current and spare slabs to the pages. */
 static void arena_tidy(arena_t *a) {
 	arena_delayed_flush(a);
+	arena_guarded_flush(a);
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];

@@ -35,9 +35,16 @@ typedef struct {
 
 /* Hardened builds: the page after each large and huge block, made
  * inaccessible (a guard), and the blocks a thread freed last, kept from
- * reuse for a while (slots replaced at random). */
+ * reuse for a while (the one let go is picked at random among the oldest). */
 #define ARENA_GUARD (config_hardened ? PAGE : 0)
 #define ARENA_DELAYED 64
+#define ARENA_DELAYED_PICK 8
+/* Hardened builds: freed large runs of up to ARENA_GUARDED_MAX bytes kept
+ * with their guard set (at most ARENA_GUARDED of them, ARENA_GUARDED_BYTES
+ * together), so that a new block of the same size costs no mprotect. */
+#define ARENA_GUARDED 32
+#define ARENA_GUARDED_MAX ((size_t)1 << 20)
+#define ARENA_GUARDED_BYTES ((size_t)4 << 20)
 
 typedef struct {
 	void *p;
@@ -55,7 +62,12 @@ struct arena_s {
 	uint64_t n_adopted;                    /* taken from the pool (stats) */
 #ifdef BM_HARDENED
 	arena_delayed_t delayed[ARENA_DELAYED]; /* owner only */
-	uint64_t rng;                           /* picks the slot to replace */
+	unsigned delayed_head;                  /* the oldest delayed free */
+	uint64_t rng;                           /* picks the one to free */
+	mutex_t guarded_lock;                   /* rank LEAF: the runs below */
+	extent_t *guarded[ARENA_GUARDED];       /* not in the rtree */
+	size_t guarded_bytes;                   /* their sizes */
+	unsigned guarded_next;                  /* the slot replaced next */
 #endif
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
 	_Atomic int claimed;                   /* a thread acts as the owner */
@@ -77,9 +89,9 @@ void arena_release(arena_t *a);
 void *arena_malloc_small_slow(arena_t *a, unsigned ind);
 /* After a local free left slab s empty or took it out of the full state. */
 void arena_free_local_slow(arena_t *a, slab_t *s);
-/* Hardened builds: the owner's free of p (in slab s of a), delayed: p takes
- * a random slot of the arena's delayed frees and the block there is freed.
- * Default builds: arena_free_local. */
+/* Hardened builds: the owner's free of p (in slab s of a), delayed: p joins
+ * the arena's ARENA_DELAYED delayed frees and one of the oldest of them,
+ * picked at random, is freed. Default builds: arena_free_local. */
 void arena_free_delayed(arena_t *a, slab_t *s, void *p);
 /* True when p waits among a's delayed frees (owner only). */
 bool arena_delayed_has(const arena_t *a, const void *p);

@@ -55,7 +55,7 @@ static const conf_opt_t conf_table[] = {
 	{ "dirty_max", CONF_SIZE, &opt_dirty_max, 0, NULL, 0,
 	    "16M", "an arena purges at once past this many dirty bytes" },
 	{ "abort_on_invalid", CONF_BOOL, &opt_abort_on_invalid, 0, NULL, 0,
-	    "true", "abort after reporting an invalid free" },
+	    "true", "abort after reporting an invalid free or a damaged block" },
 	{ "stats_print", CONF_BOOL, &opt_stats_print, 0, NULL, 0,
 	    "false", "print the stats report at exit" },
 	{ "stats_opts", CONF_STRING, opt_stats_opts, sizeof(opt_stats_opts), NULL,

@@ -21,7 +21,7 @@ typedef enum {
 extern metadata_thp_t opt_metadata_thp;
 extern long opt_dirty_decay_ms;      /* purge dirty pages older than this; 0 = at once, -1 = never by time */
 extern size_t opt_dirty_max;         /* an arena purges at once past this many dirty bytes */
-extern bool opt_abort_on_invalid;    /* abort after reporting an invalid free */
+extern bool opt_abort_on_invalid;    /* abort after reporting an invalid free or a damaged block */
 extern bool opt_stats_print;         /* print the stats report at exit */
 extern char opt_stats_opts[16];      /* options for the report at exit ("J" = JSON) */
 extern char opt_stats_file[256];     /* write the report here instead of stderr */

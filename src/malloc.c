@@ -256,9 +256,23 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	return p;
 }
 
-void *bm_malloc(size_t size) {
+/* Hardened builds: malloc and calloc (zero); small blocks of 1 to
+ * SZ_LOOKUP_MAX - SLAB_TAIL bytes, which read as zero, on a short path. */
+BM_INLINE void *malloc_hardened(size_t size, bool zero) {
 	arena_t *a = tsd_tls.arena;
-	if (!config_hardened && LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
+	if (LIKELY(a != NULL && size - 1 < SZ_LOOKUP_MAX - SLAB_TAIL)) {
+		void *p = malloc_small_hardened(a, sz_lookup[(size + SLAB_TAIL +
+		    QUANTUM - 1) >> LG_QUANTUM], size);
+		return LIKELY(p != NULL) ? p : malloc_enomem();
+	}
+	return malloc_slow(size, QUANTUM, zero);
+}
+
+void *bm_malloc(size_t size) {
+	if (config_hardened)
+		return malloc_hardened(size, false);
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
 		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
 		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
@@ -271,8 +285,10 @@ void *bm_calloc(size_t n, size_t size) {
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
+	if (config_hardened)
+		return malloc_hardened(total, true);
 	arena_t *a = tsd_tls.arena;
-	if (!config_hardened && LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
+	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
 		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
 		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
@@ -307,7 +323,7 @@ BM_NOINLINE static void free_small_hardened(slab_t *s, void *p,
     const char *call) {
 	if (slab_tail_get(s, p) == SIZE_MAX)
 		malloc_report(call, "overflow past the end of", p);
-	memset(p, 0, s->block_size);
+	slab_zero(s, p);
 	arena_t *a = tsd_tls.arena;
 	if (s->ext.owner != a)
 		return arena_free_remote(s, p);

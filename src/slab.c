@@ -38,22 +38,6 @@ void slab_init(slab_t *s, unsigned bin, size_t bs) {
 	atomic_store_explicit(&s->full, 0, memory_order_relaxed);
 }
 
-/* Hardened builds: the order in which the n blocks carved together go on
- * the list, a random permutation (Fisher-Yates), so that where the next
- * block comes from cannot be predicted. (Default builds: address order.) */
-static void slab_carve_order(slab_t *s, uint16_t *order, uint32_t n) {
-	for (uint32_t i = 0; i < n; i++)
-		order[i] = (uint16_t)i;
-	uint64_t rng = secret_mix(s->link_key, atomic_load_explicit(&s->carved,
-	    memory_order_relaxed));
-	for (uint32_t i = n - 1; i > 0; i--) {
-		uint32_t j = (uint32_t)(secret_rng_next(&rng) % (i + 1));
-		uint16_t t = order[i];
-		order[i] = order[j];
-		order[j] = t;
-	}
-}
-
 int slab_extend(slab_t *s) {
 	uint32_t carved = atomic_load_explicit(&s->carved, memory_order_relaxed);
 	uint32_t end = s->nblocks * s->block_size;
@@ -65,15 +49,11 @@ int slab_extend(slab_t *s) {
 	    s->block_size);
 	if (n > (end - carved) / s->block_size)
 		n = (end - carved) / s->block_size;
-	uint16_t order[PAGE / QUANTUM + 1];
-	if (config_hardened) {
+	if (config_hardened)
 		memset((void *)start, 0, (size_t)n * s->block_size);
-		slab_carve_order(s, order, n);
-	}
 	void **head = s->free;
 	for (uint32_t i = n; i-- > 0;) {
-		uintptr_t k = config_hardened ? order[i] : i;
-		void **b = (void **)(start + k * s->block_size);
+		void **b = (void **)(start + (uintptr_t)i * s->block_size);
 		b[0] = (void *)slab_link(s, b, (uintptr_t)head);
 		b[1] = (void *)slab_key(s);
 		head = b;
@@ -159,8 +139,6 @@ BM_NOINLINE void *slab_corrupt(slab_t *s, void *b) {
 	return NULL;
 }
 
-typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
-
 /* True when the n bytes at p (16-byte aligned, n a multiple of 16) are all
  * zero; 64 bytes a step while they last. */
 static bool slab_all_zero(const void *p, size_t n) {
@@ -185,7 +163,7 @@ BM_NOINLINE void slab_reuse_check(slab_t *s, void *b) {
 	    slab_all_zero(w + 2, s->block_size - 16)))
 		return;
 	slab_report("malloc", "write after free to", b);
-	memset(b, 0, s->block_size);
+	slab_zero(s, b);
 }
 
 BM_NOINLINE void slab_delayed_check(slab_t *s, void *b) {

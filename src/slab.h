@@ -25,6 +25,8 @@
 #include "common.h"
 #include "extent.h"
 
+#include <string.h>
+
 typedef enum {
 	SLAB_CURRENT = 1,  /* the bin allocates from it */
 	SLAB_PARTIAL = 2,  /* on the bin's partial list */
@@ -86,6 +88,20 @@ void slab_tail_set(const slab_t *s, void *p, size_t n);
 /* Hardened builds: the size n recorded in block p when its canary is
  * intact, else SIZE_MAX (an overflow past the n bytes). */
 size_t slab_tail_get(const slab_t *s, const void *p);
+
+typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
+
+/* Zero the block p of s (16-byte aligned, a multiple of 16 bytes): 16 bytes
+ * a store, or memset for blocks where that is faster. */
+BM_INLINE void slab_zero(const slab_t *s, void *p) {
+	if (s->block_size > 256) {
+		memset(p, 0, s->block_size);
+		return;
+	}
+	slab_v2_t *v = p;
+	for (uint32_t i = 0; i < s->block_size / 16; i++)
+		v[i] = (slab_v2_t){ 0, 0 };
+}
 
 /* The key a free block of s holds in its second word. */
 BM_INLINE uintptr_t slab_key(const slab_t *s) {
