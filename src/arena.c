@@ -101,6 +101,7 @@ arena_t *arena_acquire(void) {
 }
 
 static void arena_tidy(arena_t *a);
+static void arena_guarded_flush(arena_t *a);
 
 void arena_release(arena_t *a) {
 	arena_tidy(a);
@@ -140,8 +141,6 @@ arena_t *arena_get(unsigned i) {
 	return i < arena_count() ? arenas[i] : NULL;
 }
 
-static void arena_guarded_flush(arena_t *a);
-
 size_t arena_unmap_free_all(void) {
 	size_t total = 0;
 	unsigned n = arena_count();
@@ -154,8 +153,10 @@ size_t arena_unmap_free_all(void) {
 
 void arena_purge_all(void) {
 	unsigned n = arena_count();
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		arena_guarded_flush(arenas[i]);
 		pages_purge(&arenas[i]->pages, true);
+	}
 }
 
 static void partial_push(bin_t *bin, slab_t *s) {
@@ -543,6 +544,22 @@ void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
 		return NULL;
 	arena_guard_set(e);
 	return (void *)e->addr;
+}
+
+int arena_large_resize(extent_t *e, size_t usize) {
+	arena_t *a = e->owner;
+	size_t want = usize + ARENA_GUARD;
+	if (want == e->size)
+		return 0;
+	if (config_hardened)
+		os_commit((void *)(e->addr + e->size - PAGE), PAGE);
+	int err = 0;
+	if (want < e->size)
+		extent_run_shrink(&a->pages, e, want);
+	else
+		err = extent_run_grow(&a->pages, e, want);
+	arena_guard_set(e);  /* the new last page, or the old one again */
+	return err;
 }
 
 void arena_free_run(extent_t *e) {

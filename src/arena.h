@@ -42,9 +42,9 @@ typedef struct {
 /* Hardened builds: freed large runs of up to ARENA_GUARDED_MAX bytes kept
  * with their guard set (at most ARENA_GUARDED of them, ARENA_GUARDED_BYTES
  * together), so that a new block of the same size costs no mprotect. */
-#define ARENA_GUARDED 32
+#define ARENA_GUARDED 64
 #define ARENA_GUARDED_MAX ((size_t)1 << 20)
-#define ARENA_GUARDED_BYTES ((size_t)4 << 20)
+#define ARENA_GUARDED_BYTES ((size_t)8 << 20)
 
 typedef struct {
 	void *p;
@@ -105,6 +105,9 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 /* Huge allocation (own mapping, ARENA_GUARD bytes of guard after size);
  * zeroed. NULL on failure. */
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);
+/* Resize the large run e in place to usize usable bytes (its guard page
+ * moved along in hardened builds). 0, or ENOMEM (unchanged). */
+int arena_large_resize(extent_t *e, size_t usize);
 /* Free a large or huge run, from any thread. */
 void arena_free_run(extent_t *e);
 /* In the fork child: drop from the pool the arenas whose token a vanished
@@ -112,7 +115,8 @@ void arena_free_run(extent_t *e);
 void arena_postfork_child(void);
 /* Unmap every arena's free runs (a map failed); the bytes given back. */
 size_t arena_unmap_free_all(void);
-/* Purge every arena's dirty pages now (malloc_trim). */
+/* Purge every arena's dirty pages now (malloc_trim); hardened builds also
+ * give back the guarded runs they keep. */
 void arena_purge_all(void);
 /* Number of arenas created / currently in the pool. */
 unsigned arena_count(void);

@@ -451,32 +451,26 @@ static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
 }
 
 /* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. Hardened builds keep
- * a guard page after runs: they stay in place only at the same size. */
+ * new address or NULL when it has to move by copying. Hardened builds move
+ * a large block's guard page along, and keep huge blocks at their size. */
 static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (e->kind == EXTENT_SLAB)
 		return realloc_small_in_place((slab_t *)e, p, size);
-	if (config_hardened)
-		return malloc_class(size, QUANTUM) == SZ_NSMALL &&
-		    malloc_run_size(size, QUANTUM) == e->size - ARENA_GUARD ?
-		    p : NULL;
-	arena_t *a = e->owner;
+	if (malloc_class(size, QUANTUM) != SZ_NSMALL)
+		return NULL;
+	size_t usize = malloc_run_size(size, QUANTUM);
 	if (e->kind == EXTENT_LARGE) {
-		size_t usize = sz_s2u(size);
-		if (size <= SZ_SMALL_MAX || usize >= SZ_HUGE_MIN)
+		if (usize >= SZ_HUGE_MIN)
 			return NULL;
-		if (usize < e->size)
-			extent_run_shrink(&a->pages, e, usize);
-		else if (usize > e->size &&
-		    extent_run_grow(&a->pages, e, usize) != 0)
-			return NULL;
-		return p;
+		return arena_large_resize(e, usize) == 0 ? p : NULL;
 	}
 	if (size < SZ_HUGE_MIN)
 		return NULL;
-	size_t usize = PAGE_CEILING(size);
-	if (usize == e->size)
+	if (usize == e->size - ARENA_GUARD)
 		return p;
+	if (config_hardened)
+		return NULL;
+	arena_t *a = e->owner;
 	return extent_huge_resize(&a->pages, e, usize) == 0 ? (void *)e->addr
 	    : NULL;
 }

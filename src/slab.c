@@ -64,16 +64,40 @@ int slab_extend(slab_t *s) {
 	return 0;
 }
 
+/* What a walk of s's lists needs, read once (the walk calls out only when
+ * it finds a bad link, so these stay in registers). */
+typedef struct {
+	uintptr_t addr, link_key;
+	uint64_t div;
+	uint32_t carved, nblocks;
+} slab_walk_t;
+
+static slab_walk_t slab_walk(const slab_t *s) {
+	return (slab_walk_t){ s->ext.addr, s->link_key, s->div,
+	    atomic_load_explicit(&s->carved, memory_order_relaxed), s->nblocks };
+}
+
+/* slab_next for a walk: the block after b, or NULL at the end of the list
+ * or after reporting a bad link. */
+static void *slab_walk_next(const slab_walk_t *w, slab_t *s, void *b) {
+	uintptr_t next = *(uintptr_t *)b ^ (uintptr_t)b ^ w->link_key;
+	uint64_t off = next - w->addr;
+	if (LIKELY(off < w->carved && off * w->div < w->div))
+		return (void *)next;
+	return next == 0 ? NULL : slab_corrupt(s, b);
+}
+
 uint32_t slab_collect(slab_t *s) {
 	if (atomic_load_explicit(&s->remote_free, memory_order_relaxed) == NULL)
 		return 0;
 	void **list = atomic_exchange_explicit(&s->remote_free, NULL,
 	    memory_order_acquire);
+	slab_walk_t w = slab_walk(s);
 	uint32_t n = 0;
 	void **tail = list;
-	for (void **b = list; b != NULL; b = slab_next(s, b)) {
+	for (void **b = list; b != NULL; b = slab_walk_next(&w, s, b)) {
 		tail = b;
-		if (UNLIKELY(++n > s->nblocks)) {  /* a cycle */
+		if (UNLIKELY(++n > w.nblocks)) {  /* a cycle */
 			slab_corrupt(s, b);
 			break;
 		}
@@ -100,11 +124,12 @@ bool slab_free_remote(slab_t *s, void *p) {
 }
 
 static bool list_has(slab_t *s, void *list, void *p) {
+	slab_walk_t w = slab_walk(s);
 	uint32_t n = 0;
-	for (void *b = list; b != NULL; b = slab_next(s, b)) {
+	for (void *b = list; b != NULL; b = slab_walk_next(&w, s, b)) {
 		if (b == p)
 			return true;
-		if (++n > s->nblocks) {
+		if (++n > w.nblocks) {
 			slab_corrupt(s, b);
 			break;
 		}

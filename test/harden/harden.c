@@ -287,6 +287,19 @@ static int mode_overflow_large_mib(void)
 	return 0;  /* the heap is wrecked: no survival check */
 }
 
+/* One byte past a large block grown, then shrunk, in place by realloc:
+ * its guard page must have moved along. */
+static int mode_overflow_large_resized(void)
+{
+	char *p = realloc(realloc(malloc(100 * KiB), 200 * KiB), 50 * KiB);
+	size_t n = malloc_usable_size(p);
+	say_addr(p + n);
+	((volatile char *)launder(p))[n] = 1;
+	printf("WROTE a byte past the block\n");
+	free(p);
+	return 0;
+}
+
 static int mode_overflow_huge_mib(void)
 {
 	char *p = malloc(40 * MiB);
@@ -446,7 +459,8 @@ static const struct {
 	MODE(free_interior_large), MODE(free_interior_huge), MODE(free_sized_wrong),
 	MODE(uaf_write_link), MODE(uaf_write_remote_link), MODE(uaf_write_data),
 	MODE(uaf_read_secret), MODE(overflow_1), MODE(overflow_32),
-	MODE(overflow_large_mib), MODE(overflow_huge_mib), MODE(zero_size_touch),
+	MODE(overflow_large_mib), MODE(overflow_large_resized), MODE(overflow_huge_mib),
+	MODE(zero_size_touch),
 	MODE(reuse_next),
 };
 
