@@ -158,7 +158,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
 	*zeroed = true;
-	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	return arena_malloc_huge(a, PAGE_CEILING(MAX(size, 1)), alignment);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
