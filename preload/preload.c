@@ -29,6 +29,7 @@ EXPORT size_t malloc_usable_size(void *p) { return bm_malloc_usable_size(p); }
 EXPORT void free_sized(void *p, size_t n) { bm_free_sized(p, n); }
 EXPORT void free_aligned_sized(void *p, size_t a, size_t n) { bm_free_aligned_sized(p, a, n); }
 EXPORT int malloc_trim(size_t pad) { return bm_malloc_trim(pad); }
+EXPORT int mallopt(int param, int value) { return bm_mallopt(param, value); }
 EXPORT void malloc_stats(void) { stats_malloc_stats(); }
 EXPORT struct mallinfo2 mallinfo2(void) { return stats_mallinfo2(); }
 EXPORT struct mallinfo mallinfo(void) { return stats_mallinfo(); }
@@ -42,6 +43,7 @@ EXPORT void *__libc_memalign(size_t a, size_t n) { return bm_memalign(a, n); }
 EXPORT void *__libc_valloc(size_t n) { return bm_valloc(n); }
 EXPORT void *__libc_pvalloc(size_t n) { return bm_pvalloc(n); }
 EXPORT int __posix_memalign(void **r, size_t a, size_t n) { return bm_posix_memalign(r, a, n); }
+EXPORT int __libc_mallopt(int param, int value) { return bm_mallopt(param, value); }
 
 /* C++: the new-handler loop and std::bad_alloc. */
 typedef void (*new_handler_t)(void);

@@ -370,6 +370,16 @@ size_t bm_malloc_usable_size(const void *p) {
 	return e != NULL ? malloc_usable(e) : 0;
 }
 
+/* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */
+#define MALLOPT_MXFAST 1
+#define MALLOPT_MXFAST_MAX 160
+
+int bm_mallopt(int param, int value) {
+	if (param == MALLOPT_MXFAST)
+		return value >= 0 && value <= MALLOPT_MXFAST_MAX;
+	return 1;
+}
+
 int bm_malloc_trim(size_t pad) {
 	(void)pad;
 	if (malloc_boot() != 0)
