@@ -17,6 +17,8 @@
 
 EXPORT void *malloc(size_t n) { return bm_malloc(n); }
 EXPORT void free(void *p) { bm_free(p); }
+/* cfree left glibc's API in 2.26; binaries linked before bind cfree@GLIBC_2.2.5. */
+EXPORT void cfree(void *p) { bm_free(p); }
 EXPORT void *calloc(size_t n, size_t s) { return bm_calloc(n, s); }
 EXPORT void *realloc(void *p, size_t n) { return bm_realloc(p, n); }
 EXPORT void *reallocarray(void *p, size_t n, size_t s) { return bm_reallocarray(p, n, s); }
