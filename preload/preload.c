@@ -35,6 +35,7 @@ EXPORT int mallopt(int param, int value) { return bm_mallopt(param, value); }
 EXPORT void malloc_stats(void) { stats_malloc_stats(); }
 EXPORT struct mallinfo2 mallinfo2(void) { return stats_mallinfo2(); }
 EXPORT struct mallinfo mallinfo(void) { return stats_mallinfo(); }
+EXPORT struct mallinfo __libc_mallinfo(void) { return stats_mallinfo(); }
 EXPORT int malloc_info(int options, FILE *fp) { return stats_malloc_info(options, fp); }
 
 EXPORT void *__libc_malloc(size_t n) { return bm_malloc(n); }
