@@ -5,7 +5,10 @@
  * operator new reports failure the C++ way: it calls the new-handler, then
  * throws std::bad_alloc through libstdc++'s own thrower (looked up weakly,
  * so the library itself needs nothing but libc; a program that calls
- * operator new has libstdc++ loaded).
+ * operator new has libstdc++ loaded). The nothrow forms of operator new are
+ * left to the C++ runtime, whose definitions call the throwing forms here
+ * inside a catch: C cannot catch what a new-handler throws, and an
+ * exception leaving a noexcept operator new ends the program.
  */
 #include "../src/common.h"
 #include "../src/stats.h"
@@ -62,25 +65,21 @@ static int cxx_new_handler_run(void) {
 	return 1;
 }
 
-static void *cxx_new(size_t n, size_t a, int nothrow) {
+static void *cxx_new(size_t n, size_t a) {
 	for (;;) {
 		void *p = a <= QUANTUM ? bm_malloc(n) : bm_aligned_alloc(a, n);
 		if (p != NULL || cxx_new_handler_run() == 0) {
-			if (p == NULL && !nothrow && _ZSt17__throw_bad_allocv)
+			if (p == NULL && _ZSt17__throw_bad_allocv)
 				_ZSt17__throw_bad_allocv();
 			return p;
 		}
 	}
 }
 
-EXPORT void *_Znwm(size_t n) { return cxx_new(n, 0, 0); }
-EXPORT void *_Znam(size_t n) { return cxx_new(n, 0, 0); }
-EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, 1); }
-EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, 1); }
-EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, 0); }
-EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, 0); }
-EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t) { (void)t; return cxx_new(n, a, 1); }
-EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t) { (void)t; return cxx_new(n, a, 1); }
+EXPORT void *_Znwm(size_t n) { return cxx_new(n, 0); }
+EXPORT void *_Znam(size_t n) { return cxx_new(n, 0); }
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a); }
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a); }
 
 EXPORT void _ZdlPv(void *p) { bm_free(p); }
 EXPORT void _ZdaPv(void *p) { bm_free(p); }
