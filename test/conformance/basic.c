@@ -15,6 +15,7 @@
 #include <obstack.h>
 #include <search.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 
 /* tst-malloc, tst-mcheck, tst-malloc-check: impossible sizes fail with
  * ENOMEM; realloc(p, 0) frees and returns NULL; malloc(0) is a block. */
@@ -226,6 +227,51 @@ static int too_large_sizes_fail(void)
 	void *p = malloc(100);
 	CHECK(p != NULL, "allocation still works");
 	free(p);
+	return CHECK_OK;
+}
+
+/* A size below PTRDIFF_MAX that the kernel will not back: twice RAM plus
+ * swap. What each call answers depends on the overcommit mode (glibc gets
+ * ENOMEM under the default heuristic), so it is observed, not asserted:
+ * both runs must answer alike, through malloc, calloc, the aligned calls,
+ * and realloc growing a small and a 64 MiB block. */
+static int unbacked_sizes_answer_like_glibc(void)
+{
+	struct sysinfo si;
+	CHECK(sysinfo(&si) == 0);
+	size_t size = ((size_t)si.totalram + (size_t)si.totalswap) * si.mem_unit * 2;
+	CHECK(size > 0 && size < (size_t)PTRDIFF_MAX / 4);
+	void *p;
+#define OBSERVE(key, call) do { \
+		errno = 0; \
+		p = (call); \
+		conf_obs_result(key, p, errno); \
+		free(p); \
+	} while (0)
+	OBSERVE("malloc(2 x (RAM + swap))", malloc(size));
+	OBSERVE("calloc(2 x (RAM + swap))", calloc(1, size));
+	OBSERVE("memalign(4096, 2 x (RAM + swap))", memalign(4096, size));
+	OBSERVE("memalign(64 MiB, 2 x (RAM + swap))", memalign(64 * MiB, size));
+	OBSERVE("valloc(2 x (RAM + swap))", valloc(size));
+#undef OBSERVE
+	void *q = NULL;
+	int r = posix_memalign(&q, 4096, size);
+	conf_obs("posix_memalign(4096, 2 x (RAM + swap))", "%s", conf_errno_name(r));
+	free(q);
+	static const size_t from[2] = { 100, 64 * MiB };
+	for (int i = 0; i < 2; i++) {
+		char key[64];
+		unsigned char *b = malloc(from[i]);
+		CHECK(b != NULL);
+		memset(b, 0x42, 100);
+		errno = 0;
+		unsigned char *g = realloc(b, size);
+		snprintf(key, sizeof(key), "realloc(%zu, 2 x (RAM + swap))", from[i]);
+		conf_obs_result(key, g, errno);
+		if (g == NULL)
+			CHECK(check_all_bytes(b, 100, 0x42) < 0, "failed realloc lost the block");
+		free(g != NULL ? g : b);
+	}
 	return CHECK_OK;
 }
 
@@ -738,6 +784,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(malloc_alignment_and_usable),
 	CHECK_ENTRY(calloc_zeroes_reused_blocks),
 	CHECK_ENTRY(too_large_sizes_fail),
+	CHECK_ENTRY(unbacked_sizes_answer_like_glibc),
 	CHECK_ENTRY(memalign_rules),
 	CHECK_ENTRY(valloc_pvalloc_rules),
 	CHECK_ENTRY(posix_memalign_rules),

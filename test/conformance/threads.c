@@ -12,6 +12,7 @@
 #include "conf.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -513,6 +514,134 @@ static int blocks_freed_by_the_other_thread(void)
 	return CHECK_OK;
 }
 
+/* ---- tst-malloc-thread-fail ---- */
+
+enum { TF_THREADS = 8, TF_FUNCS = 8 };
+static int tf_func;
+static size_t tf_size, tf_align;
+static pthread_barrier_t tf_start, tf_end;
+static _Atomic int tf_bad;
+
+/* One allocation by function tf_func (malloc, realloc from 16 bytes,
+ * aligned_alloc, memalign, posix_memalign, valloc, pvalloc, calloc); a
+ * block not aligned as promised, a posix_memalign error other than ENOMEM
+ * or a calloc block that is not zero marks the run bad. */
+static void *tf_alloc(void)
+{
+	size_t page = conf_page(), align = 16;
+	unsigned char *p = NULL;
+	switch (tf_func) {
+	case 0: p = malloc(tf_size); break;
+	case 1:
+		p = realloc(NULL, 16);
+		if (p != NULL) {
+			unsigned char *q = realloc(p, tf_size);
+			if (q == NULL)
+				free(p);
+			p = q;
+		}
+		break;
+	case 2: p = aligned_alloc(tf_align, tf_size); align = tf_align; break;
+	case 3: p = memalign(tf_align, tf_size); align = tf_align; break;
+	case 4: {
+		void *v = NULL;
+		int r = posix_memalign(&v, tf_align, tf_size);
+		if (r != 0 && r != ENOMEM)
+			tf_bad = 1;
+		p = r == 0 ? v : NULL;
+		align = tf_align;
+		break;
+	}
+	case 5: p = valloc(tf_size); align = page; break;
+	case 6: p = pvalloc(tf_size); align = page; break;
+	case 7:
+		p = calloc(1, tf_size);
+		if (p != NULL && check_all_bytes(p, tf_size, 0) >= 0)
+			tf_bad = 1;
+		break;
+	}
+	if (p != NULL && !conf_aligned(p, align))
+		tf_bad = 1;
+	return p;
+}
+
+static void *tf_thread(void *arg)
+{
+	(void)arg;
+	void **head = NULL, **e;
+	pthread_barrier_wait(&tf_start);
+	while ((e = tf_alloc()) != NULL) {
+		*e = head;
+		head = e;
+	}
+	pthread_barrier_wait(&tf_end);
+	while (head != NULL) {
+		void **next = *head;
+		free(head);
+		head = next;
+	}
+	return NULL;
+}
+
+/* In a child limited to 200 MB of address space, eight threads and the
+ * main one allocate with tf_func until it fails, then free everything;
+ * the child exits 0 unless a thread could not start or a block was bad. */
+static int tf_run_one(void)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct rlimit lim;
+		pthread_attr_t attr;
+		pthread_t t[TF_THREADS];
+		if (getrlimit(RLIMIT_AS, &lim) != 0)
+			_exit(2);
+		lim.rlim_cur = 200 * MiB;
+		if (setrlimit(RLIMIT_AS, &lim) != 0)
+			_exit(3);
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * KiB);
+		pthread_barrier_init(&tf_start, NULL, TF_THREADS + 1);
+		pthread_barrier_init(&tf_end, NULL, TF_THREADS + 1);
+		for (int i = 0; i < TF_THREADS; i++)
+			if (pthread_create(&t[i], &attr, tf_thread, NULL) != 0)
+				_exit(4);
+		tf_thread(NULL);
+		for (int i = 0; i < TF_THREADS; i++)
+			pthread_join(t[i], NULL);
+		void *again = malloc(tf_size);
+		_exit(tf_bad ? 5 : again == NULL ? 6 : 0);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "function %d, size %zu, alignment %zu: status %#x", tf_func,
+	    tf_size, tf_align, status);
+	return CHECK_OK;
+}
+
+/* tst-malloc-thread-fail: every allocation function runs out of memory
+ * cleanly in nine threads at once (NULL or ENOMEM, never a crash or a
+ * misaligned or dirty block), for 144 bytes and a page, and the aligned
+ * ones for 512 bytes, a page and 17 pages at alignment 128; the heap
+ * allocates again after everything was freed. */
+static int allocation_failure_in_threads(void)
+{
+	static const size_t plain[] = { 144, 4096 }, aligned[] = { 512, 4096, 17 * 4096 };
+	CHECK(mallopt(M_ARENA_MAX, 2) != 0);
+	for (tf_func = 0; tf_func < TF_FUNCS; tf_func++) {
+		int sensitive = tf_func >= 2 && tf_func <= 4;
+		const size_t *sizes = sensitive ? aligned : plain;
+		size_t n = sensitive ? 3 : 2;
+		tf_align = sensitive ? 128 : 0;
+		for (size_t i = 0; i < n; i++) {
+			tf_size = sizes[i];
+			CHECK(tf_run_one() == CHECK_OK);
+		}
+	}
+	return CHECK_OK;
+}
+
 static const struct check_s checks[] = {
 	CHECK_ENTRY(random_threads_own_frees),
 	CHECK_ENTRY(random_threads_cross_frees),
@@ -524,6 +653,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(first_alloc_inside_setspecific),
 	CHECK_ENTRY(fork_with_allocating_atfork_handlers),
 	CHECK_ENTRY(blocks_freed_by_the_other_thread),
+	CHECK_ENTRY(allocation_failure_in_threads),
 };
 
 int main(int argc, char **argv)
