@@ -14,6 +14,7 @@
 #include <mcheck.h>
 #include <obstack.h>
 #include <search.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 
@@ -21,13 +22,13 @@
  * ENOMEM; realloc(p, 0) frees and returns NULL; malloc(0) is a block. */
 static int malloc_basic_rules(void)
 {
-	errno = 0;
+	conf_set_errno(0);
 	void *p = malloc(conf_opaque(SIZE_MAX));
-	CHECK(p == NULL && errno == ENOMEM);
-	conf_obs_result("malloc(SIZE_MAX)", p, errno);
-	errno = 0;
+	CHECK(p == NULL && conf_errno() == ENOMEM);
+	conf_obs_result("malloc(SIZE_MAX)", p, conf_errno());
+	conf_set_errno(0);
 	p = malloc(conf_opaque((size_t)-512 * 1024));
-	CHECK(p == NULL && errno == ENOMEM);
+	CHECK(p == NULL && conf_errno() == ENOMEM);
 	p = malloc(10);
 	CHECK(p != NULL);
 	p = realloc(p, 0);
@@ -44,10 +45,10 @@ static int malloc_basic_rules(void)
 	p = malloc(512);
 	CHECK(p != NULL && q != NULL);
 	memset(p, 0x3c, 512);
-	errno = 0;
-	CHECK(realloc(p, conf_opaque((size_t)-256)) == NULL && errno == ENOMEM);
-	errno = 0;
-	CHECK(realloc(p, conf_opaque((size_t)-1)) == NULL && errno == ENOMEM);
+	conf_set_errno(0);
+	CHECK(realloc(p, conf_opaque((size_t)-256)) == NULL && conf_errno() == ENOMEM);
+	conf_set_errno(0);
+	CHECK(realloc(p, conf_opaque((size_t)-1)) == NULL && conf_errno() == ENOMEM);
 	CHECK(check_all_bytes(p, 512, 0x3c) < 0, "failed realloc changed the block");
 	free(p);
 	free(q);
@@ -61,9 +62,9 @@ static int malloc_basic_rules(void)
  * zeros too); shrinking keeps the prefix; a failed realloc leaves the block. */
 static int realloc_keeps_contents(void)
 {
-	errno = 0;
+	conf_set_errno(0);
 	void *p = realloc(NULL, conf_opaque(SIZE_MAX));
-	CHECK(p == NULL && errno == ENOMEM);
+	CHECK(p == NULL && conf_errno() == ENOMEM);
 	p = realloc(NULL, 10);
 	CHECK(p != NULL);
 	free(p);
@@ -156,14 +157,14 @@ static void too_large_setup(void)
 {
 	void *volatile p = malloc(16);
 	free(p);
-	errno = 0;
+	conf_set_errno(0);
 }
 
 #define TOO_LARGE(call) do { \
 	too_large_setup(); \
 	void *r_ = (call); \
-	CHECK(r_ == NULL && errno == ENOMEM, "%s with size %#zx: %p %s", \
-	    #call, size, r_, conf_errno_name(errno)); \
+	CHECK(r_ == NULL && conf_errno() == ENOMEM, "%s with size %#zx: %p %s", \
+	    #call, size, r_, conf_errno_name(conf_errno())); \
 } while (0)
 
 /* The unaligned calls with one impossible size. */
@@ -243,9 +244,9 @@ static int unbacked_sizes_answer_like_glibc(void)
 	CHECK(size > 0 && size < (size_t)PTRDIFF_MAX / 4);
 	void *p;
 #define OBSERVE(key, call) do { \
-		errno = 0; \
+		conf_set_errno(0); \
 		p = (call); \
-		conf_obs_result(key, p, errno); \
+		conf_obs_result(key, p, conf_errno()); \
 		free(p); \
 	} while (0)
 	OBSERVE("malloc(2 x (RAM + swap))", malloc(size));
@@ -264,14 +265,151 @@ static int unbacked_sizes_answer_like_glibc(void)
 		unsigned char *b = malloc(from[i]);
 		CHECK(b != NULL);
 		memset(b, 0x42, 100);
-		errno = 0;
+		conf_set_errno(0);
 		unsigned char *g = realloc(b, size);
 		snprintf(key, sizeof(key), "realloc(%zu, 2 x (RAM + swap))", from[i]);
-		conf_obs_result(key, g, errno);
+		conf_obs_result(key, g, conf_errno());
 		if (g == NULL)
 			CHECK(check_all_bytes(b, 100, 0x42) < 0, "failed realloc lost the block");
 		free(g != NULL ? g : b);
 	}
+	return CHECK_OK;
+}
+
+static int mmap_works(void)
+{
+	void *p = mmap(NULL, 1, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	munmap(p, 1);
+	return 1;
+}
+
+/* RLIMIT_AS to the smallest limit that still lets a page be mapped, plus
+ * reserve bytes; 0 on success. */
+static int limit_to_current_plus(size_t reserve)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_AS, &lim) != 0)
+		return -1;
+	size_t low = MiB, high = 1024 * MiB;
+	for (;;) {
+		lim.rlim_cur = high;
+		if (setrlimit(RLIMIT_AS, &lim) != 0)
+			return -1;
+		if (mmap_works())
+			break;
+		high *= 2;
+	}
+	while (high - low > 128 * KiB) {
+		size_t mid = (low + high) / 2;
+		lim.rlim_cur = mid;
+		if (setrlimit(RLIMIT_AS, &lim) != 0)
+			return -1;
+		if (mmap_works())
+			high = mid;
+		else
+			low = mid;
+	}
+	lim.rlim_cur = high + reserve;
+	return setrlimit(RLIMIT_AS, &lim);
+}
+
+struct filler {
+	struct filler *next;
+};
+
+static struct filler *fill_heap(int *bad)
+{
+	size_t pad = 4096;
+	struct filler *head = NULL;
+	for (;;) {
+		conf_set_errno(0);
+		struct filler *f = malloc(sizeof(*f) + pad);
+		if (f == NULL) {
+			if (conf_errno() != ENOMEM)
+				*bad = 1;
+			if (pad == 0)
+				break;
+			pad = 0;
+			continue;
+		}
+		f->next = head;
+		head = f;
+	}
+	return head;
+}
+
+static void free_heap(struct filler *f)
+{
+	while (f != NULL) {
+		struct filler *next = f->next;
+		free(f);
+		f = next;
+	}
+}
+
+/* tst-dynarray-fail's heap filling: with RLIMIT_AS at what the process
+ * maps now plus 2 MiB, 4 KiB blocks until NULL, then 8-byte blocks until
+ * NULL; every failure is ENOMEM, a realloc that cannot grow keeps its
+ * block, everything frees and allocation works again, three times. */
+static int allocation_with_2_mib_left(void)
+{
+	unsigned char *keep = malloc(1000 * sizeof(int));
+	CHECK(keep != NULL);
+	memset(keep, 0x33, 1000 * sizeof(int));
+	CHECK(limit_to_current_plus(2 * MiB) == 0);
+	for (int round = 0; round < 3; round++) {
+		int bad = 0;
+		struct filler *heap = fill_heap(&bad);
+		CHECK(!bad, "a failure without ENOMEM, round %d", round);
+		CHECK(heap != NULL, "nothing could be allocated, round %d", round);
+		unsigned char *grown = realloc(keep, 2000 * sizeof(int));
+		if (grown != NULL)
+			keep = grown;
+		CHECK(check_all_bytes(keep, 1000 * sizeof(int), 0x33) < 0);
+		free_heap(heap);
+		void *p = malloc(100);
+		CHECK(p != NULL, "no allocation after freeing, round %d", round);
+		free(p);
+	}
+	free(keep);
+	return CHECK_OK;
+}
+
+#define KEEPS_ERRNO(what, stmt) do { \
+	conf_set_errno(4321); \
+	stmt; \
+	CHECK(conf_errno() == 4321, "%s set errno to %d", what, conf_errno()); \
+} while (0)
+
+/* tst-free-errno's first part, and the same for the allocation calls: a
+ * call that succeeds (free included, of small, large and huge blocks and of
+ * NULL) leaves errno as it was. */
+static int success_leaves_errno(void)
+{
+	static const size_t sizes[] = { 16, 100000, 5318153, 40 * MiB };
+	void *p = NULL;
+	KEEPS_ERRNO("free(NULL)", free(NULL));
+	for (int i = 0; i < 4; i++) {
+		size_t n = sizes[i];
+		KEEPS_ERRNO("malloc", p = malloc(n));
+		CHECK(p != NULL);
+		KEEPS_ERRNO("realloc up", p = realloc(p, n * 2));
+		CHECK(p != NULL);
+		KEEPS_ERRNO("realloc down", p = realloc(p, n / 2));
+		CHECK(p != NULL);
+		KEEPS_ERRNO("free", free(p));
+		KEEPS_ERRNO("calloc", p = calloc(1, n));
+		KEEPS_ERRNO("free", free(p));
+		KEEPS_ERRNO("memalign", p = memalign(4096, n));
+		KEEPS_ERRNO("free", free(p));
+		KEEPS_ERRNO("posix_memalign", CHECK(posix_memalign(&p, 64, n) == 0));
+		KEEPS_ERRNO("free", free(p));
+		KEEPS_ERRNO("aligned_alloc", p = aligned_alloc(256, n));
+		KEEPS_ERRNO("free", free(p));
+	}
+	KEEPS_ERRNO("malloc_trim", malloc_trim(0));
 	return CHECK_OK;
 }
 
@@ -280,18 +418,18 @@ static int unbacked_sizes_answer_like_glibc(void)
 static int memalign_rules(void)
 {
 	size_t page = conf_page();
-	errno = 0;
+	conf_set_errno(0);
 	void *p = memalign(sizeof(void *), conf_opaque(SIZE_MAX));
-	CHECK(p == NULL && errno == ENOMEM);
-	conf_obs_result("memalign(8, SIZE_MAX)", p, errno);
-	errno = 0;
+	CHECK(p == NULL && conf_errno() == ENOMEM);
+	conf_obs_result("memalign(8, SIZE_MAX)", p, conf_errno());
+	conf_set_errno(0);
 	p = memalign(page, conf_opaque(-page));
-	CHECK(p == NULL && errno == ENOMEM);
-	conf_obs_result("memalign(page, -page)", p, errno);
-	errno = 0;
+	CHECK(p == NULL && conf_errno() == ENOMEM);
+	conf_obs_result("memalign(page, -page)", p, conf_errno());
+	conf_set_errno(0);
 	p = memalign(conf_opaque(SIZE_MAX), page);
-	CHECK(p == NULL && errno == EINVAL);
-	conf_obs_result("memalign(SIZE_MAX, page)", p, errno);
+	CHECK(p == NULL && conf_errno() == EINVAL);
+	conf_obs_result("memalign(SIZE_MAX, page)", p, conf_errno());
 	p = memalign(sizeof(void *), 0);
 	CHECK(p != NULL);
 	free(p);
@@ -303,7 +441,7 @@ static int memalign_rules(void)
 	CHECK(p != NULL && conf_aligned(p, 32), "memalign(24, 10) = %p", p);
 	free(p);
 	p = memalign(0, 10);
-	conf_obs_result("memalign(0, 10)", p, errno);
+	conf_obs_result("memalign(0, 10)", p, conf_errno());
 	free(p);
 	return CHECK_OK;
 }
@@ -317,14 +455,14 @@ static int valloc_pvalloc_rules(void)
 	static const char *names[2] = { "valloc", "pvalloc" };
 	for (int f = 0; f < 2; f++) {
 		char key[64];
-		errno = 0;
+		conf_set_errno(0);
 		void *p = fns[f](conf_opaque(SIZE_MAX));
-		CHECK(p == NULL && errno == ENOMEM, "%s(-1)", names[f]);
-		errno = 0;
+		CHECK(p == NULL && conf_errno() == ENOMEM, "%s(-1)", names[f]);
+		conf_set_errno(0);
 		p = fns[f](conf_opaque(-page));
-		CHECK(p == NULL && errno == ENOMEM, "%s(-page)", names[f]);
+		CHECK(p == NULL && conf_errno() == ENOMEM, "%s(-page)", names[f]);
 		snprintf(key, sizeof(key), "%s(-page)", names[f]);
-		conf_obs_result(key, p, errno);
+		conf_obs_result(key, p, conf_errno());
 		p = fns[f](0);
 		CHECK(p != NULL, "%s(0)", names[f]);
 		free(p);
@@ -456,12 +594,12 @@ static int aligned_alloc_alignment_rules(void)
 {
 	void *p1 = aligned_alloc(64, 64), *p2 = aligned_alloc(1, 64);
 	CHECK(p1 != NULL && conf_aligned(p1, 64) && p2 != NULL);
-	errno = 0;
+	conf_set_errno(0);
 	void *p3 = aligned_alloc(conf_opaque(65), 64);
-	int e3 = errno;
-	errno = 0;
+	int e3 = conf_errno();
+	conf_set_errno(0);
 	void *p4 = aligned_alloc(conf_opaque(0), 64);
-	int e4 = errno;
+	int e4 = conf_errno();
 	if (conf_preloaded()) {
 		CHECK(p3 == NULL && e3 == EINVAL, "aligned_alloc(65, 64) = %p", p3);
 		CHECK(p4 == NULL && e4 == EINVAL, "aligned_alloc(0, 64) = %p", p4);
@@ -471,10 +609,10 @@ static int aligned_alloc_alignment_rules(void)
 	}
 	free(p3);
 	free(p4);
-	errno = 0;
+	conf_set_errno(0);
 	void *p5 = aligned_alloc(conf_opaque(SIZE_MAX / 2 + 1), 64);
 	CHECK(p5 == NULL);
-	conf_obs_result("aligned_alloc(SIZE_MAX/2+1, 64)", p5, errno);
+	conf_obs_result("aligned_alloc(SIZE_MAX/2+1, 64)", p5, conf_errno());
 	free(p1);
 	free(p2);
 	return CHECK_OK;
@@ -562,13 +700,13 @@ static int reallocarray_rules(void)
 	const size_t max = SIZE_MAX, b = SIZE_MAX / 65537 + 1;
 	static const size_t bad[][2] = { { SIZE_MAX, 2 }, { 2, SIZE_MAX } };
 	for (int i = 0; i < 2; i++) {
-		errno = 0;
-		CHECK(reallocarray(NULL, conf_opaque(bad[i][0]), conf_opaque(bad[i][1])) == NULL && errno == ENOMEM);
+		conf_set_errno(0);
+		CHECK(reallocarray(NULL, conf_opaque(bad[i][0]), conf_opaque(bad[i][1])) == NULL && conf_errno() == ENOMEM);
 	}
-	errno = 0;
-	CHECK(reallocarray(NULL, conf_opaque(65537), conf_opaque(b)) == NULL && errno == ENOMEM);
-	errno = 0;
-	CHECK(reallocarray(NULL, conf_opaque(b), conf_opaque(65537)) == NULL && errno == ENOMEM);
+	conf_set_errno(0);
+	CHECK(reallocarray(NULL, conf_opaque(65537), conf_opaque(b)) == NULL && conf_errno() == ENOMEM);
+	conf_set_errno(0);
+	CHECK(reallocarray(NULL, conf_opaque(b), conf_opaque(65537)) == NULL && conf_errno() == ENOMEM);
 	unsigned char *p = reallocarray(NULL, 10, 2);
 	CHECK(p != NULL && malloc_usable_size(p) >= 20);
 	memset(p, 0xaf, 20);
@@ -576,13 +714,13 @@ static int reallocarray_rules(void)
 	CHECK(p != NULL && malloc_usable_size(p) >= 40 && check_all_bytes(p, 20, 0xaf) < 0);
 	p = reallocarray(p, 5, 3);
 	CHECK(p != NULL && check_all_bytes(p, 15, 0xaf) < 0);
-	errno = 0;
-	CHECK(reallocarray(p, 2, conf_opaque(max)) == NULL && errno == ENOMEM);
+	conf_set_errno(0);
+	CHECK(reallocarray(p, 2, conf_opaque(max)) == NULL && conf_errno() == ENOMEM);
 	CHECK(check_all_bytes(p, 15, 0xaf) < 0);
 	free(p);
-	errno = 0;
+	conf_set_errno(0);
 	p = reallocarray(NULL, 0, 16);
-	CHECK(p != NULL && errno == 0, "reallocarray(NULL, 0, 16) = %p, errno %d", (void *)p, errno);
+	CHECK(p != NULL && conf_errno() == 0, "reallocarray(NULL, 0, 16) = %p, errno %d", (void *)p, errno);
 	conf_obs("reallocarray(p, 0, 16)", "%s", reallocarray(p, 0, 16) == NULL ? "NULL" : "ptr");
 	return CHECK_OK;
 }
@@ -592,8 +730,8 @@ static int reallocarray_rules(void)
  * sizes and a realloc ladder through every class to 32 MiB. */
 static int mimalloc_api_cases(void)
 {
-	errno = 0;
-	CHECK(malloc(conf_opaque((size_t)PTRDIFF_MAX + 1)) == NULL && errno == ENOMEM);
+	conf_set_errno(0);
+	CHECK(malloc(conf_opaque((size_t)PTRDIFF_MAX + 1)) == NULL && conf_errno() == ENOMEM);
 	CHECK(calloc(conf_opaque((size_t)&calloc), SIZE_MAX / 1000) == NULL);
 	void *p = malloc(67108872);
 	CHECK(p != NULL);
@@ -785,6 +923,8 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(calloc_zeroes_reused_blocks),
 	CHECK_ENTRY(too_large_sizes_fail),
 	CHECK_ENTRY(unbacked_sizes_answer_like_glibc),
+	CHECK_ENTRY(allocation_with_2_mib_left),
+	CHECK_ENTRY(success_leaves_errno),
 	CHECK_ENTRY(memalign_rules),
 	CHECK_ENTRY(valloc_pvalloc_rules),
 	CHECK_ENTRY(posix_memalign_rules),

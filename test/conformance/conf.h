@@ -42,6 +42,21 @@ static inline void *conf_ptr(void *p)
 	return v;
 }
 
+/* errno read and written through a volatile pointer: GCC takes
+ * posix_memalign and free as calls that leave errno alone, and would fold
+ * a plain read or drop a plain store around them. */
+static inline int conf_errno(void)
+{
+	int *volatile e = &errno;
+	return *e;
+}
+
+static inline void conf_set_errno(int v)
+{
+	int *volatile e = &errno;
+	*e = v;
+}
+
 static inline const char *conf_errno_name(int e)
 {
 	static char other[32];
