@@ -93,6 +93,20 @@ static inline void conf_obs_result(const char *key, const void *p, int err)
 		conf_obs(key, "ptr");
 }
 
+typedef int (*conf_ctl_fn)(const char *, void *, size_t *, void *, size_t);
+
+/* An unsigned bm_ctl value, looked up at run time so that the same program
+ * runs on glibc; -1 when not preloaded or on error. */
+static inline long conf_ctl_unsigned(const char *name)
+{
+	conf_ctl_fn ctl = (conf_ctl_fn)dlsym(RTLD_DEFAULT, "bm_ctl");
+	unsigned v;
+	size_t len = sizeof(v);
+	if (ctl == NULL || ctl(name, &v, &len, NULL, 0) != 0)
+		return -1;
+	return (long)v;
+}
+
 static inline size_t conf_page(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);

@@ -14,18 +14,6 @@
 #include <pthread.h>
 #include <utility>
 
-typedef int (*ctl_fn)(const char *, void *, size_t *, void *, size_t);
-
-static long ctl_unsigned(const char *name)
-{
-	ctl_fn ctl = (ctl_fn)dlsym(RTLD_DEFAULT, "bm_ctl");
-	unsigned v;
-	size_t len = sizeof(v);
-	if (ctl == nullptr || ctl(name, &v, &len, nullptr, 0) != 0)
-		return -1;
-	return (long)v;
-}
-
 static std::atomic<long> dtor_runs, dtor_failures;
 
 /* A thread_local whose destructor allocates, writes and frees. */
@@ -78,7 +66,7 @@ static int thread_local_destructors_allocate(void)
 	CHECK(dtor_runs == 20L * N_TLS, "%ld destructors ran", (long)dtor_runs);
 	CHECK(dtor_failures == 0);
 	if (conf_preloaded()) {
-		long n = ctl_unsigned("arenas.in_use");
+		long n = conf_ctl_unsigned("arenas.in_use");
 		CHECK(n >= 0 && n <= 2, "%ld arenas in use after the threads exited", n);
 	}
 	return CHECK_OK;
@@ -120,7 +108,7 @@ static int allocation_after_thread_exit_hook(void)
 		free(late_blocks[i]);
 	}
 	if (conf_preloaded()) {
-		long n = ctl_unsigned("arenas.narenas");
+		long n = conf_ctl_unsigned("arenas.narenas");
 		CHECK(n >= 1 && n <= 3, "%ld arenas for one thread at a time", n);
 	}
 	return CHECK_OK;

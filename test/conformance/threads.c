@@ -17,19 +17,6 @@
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 
-typedef int (*ctl_fn)(const char *, void *, size_t *, void *, size_t);
-
-/* An unsigned bm_ctl value; -1 when not preloaded or on error. */
-static long conf_ctl_unsigned(const char *name)
-{
-	ctl_fn ctl = (ctl_fn)dlsym(RTLD_DEFAULT, "bm_ctl");
-	unsigned v;
-	size_t len = sizeof(v);
-	if (ctl == NULL || ctl(name, &v, &len, NULL, 0) != 0)
-		return -1;
-	return (long)v;
-}
-
 static pthread_t spawn(void *(*fn)(void *), void *arg)
 {
 	pthread_t t;
