@@ -44,6 +44,37 @@ static int glibc_names_resolve_to_the_allocator(void)
 	return CHECK_OK;
 }
 
+/* tst-free-sized, tst-free-aligned-sized: free_sized and free_aligned_sized
+ * (C23; glibc added them in 2025, so 2.36 has no such symbol) take
+ * NULL and free a block, which the next same-size request gets back. Under
+ * glibc the check asserts the symbols are absent. */
+static int free_sized_forms(void)
+{
+	void (*fs)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+	void (*fas)(void *, size_t, size_t) =
+	    (void (*)(void *, size_t, size_t))dlsym(RTLD_DEFAULT, "free_aligned_sized");
+	if (!conf_preloaded()) {
+		CHECK(fs == NULL && fas == NULL, "glibc 2.36 has free_sized");
+		return CHECK_OK;
+	}
+	CHECK(fs != NULL && fas != NULL);
+	fs(NULL, 0);
+	fas(NULL, 0, 0);
+	void *p = malloc(128);
+	CHECK(p != NULL);
+	fs(p, 128);
+	void *q = malloc(128);
+	CHECK(q == p, "the block free_sized freed was not reused");
+	free(q);
+	p = aligned_alloc(128, 1024);
+	CHECK(p != NULL && conf_aligned(p, 128));
+	fas(p, 128, 1024);
+	q = aligned_alloc(128, 1024);
+	CHECK(q == p, "the block free_aligned_sized freed was not reused");
+	free(q);
+	return CHECK_OK;
+}
+
 /* cfree left glibc's API in 2.26 but binaries linked before still call
  * cfree@GLIBC_2.2.5; under the preload it must free our blocks, not run
  * glibc's free on them. */
@@ -363,6 +394,7 @@ static int malloc_without_brk(void)
 static const struct check_s checks[] = {
 	CHECK_ENTRY(glibc_names_resolve_to_the_allocator),
 	CHECK_ENTRY(compat_cfree_frees),
+	CHECK_ENTRY(free_sized_forms),
 	CHECK_ENTRY(compat_hooks_are_not_called),
 	CHECK_ENTRY(mallopt_answers),
 	CHECK_ENTRY(mallinfo2_counts_live_bytes),
