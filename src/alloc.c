@@ -1,12 +1,12 @@
 /*
- * malloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
+ * alloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
  * malloc pops the current slab of the thread's bin; a free looks the pointer
  * up in the rtree and pushes it on its slab (locally or remotely). Nothing
  * here takes a lock except through the arena's slow paths and bootstrap.
  * Bootstrap runs once, under boot_lock, on the first call from any thread
  * (possibly from ld.so or libc before main); it allocates nothing from us.
  */
-#include "malloc.h"
+#include "alloc.h"
 #include "arena.h"
 #include "base.h"
 #include "conf.h"
