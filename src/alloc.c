@@ -30,8 +30,12 @@ static int malloc_boot_once(void) {
 	conf_boot();
 	sz_boot();
 	slab_boot();
-	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
-	    tsd_boot() != 0)
+	if (os_boot() != 0) {
+		log_warn("page size %ld is not supported (built for %zu)",
+		    os_page_size_system(), PAGE);
+		return ENOMEM;
+	}
+	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
 	stats_boot();
 	return 0;

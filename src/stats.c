@@ -34,11 +34,9 @@
 #include "tsd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BM_VERSION "0.1.0"
 /* A relaxed atomic read of a plain field another thread may be writing. */
@@ -955,7 +953,7 @@ static void text_classes(out_t *o, const stats_t *st) {
 static void report_text(out_t *o, const stats_t *st, const report_opts_t *ro) {
 	out_printf(o, "___ Begin basemalloc statistics ___\n");
 	out_printf(o, "version %s, pid %d, cpus %u, THP mode %s\n", BM_VERSION,
-	    (int)getpid(), os_ncpus(), os_thp_mode_name(os_thp_mode()));
+	    os_pid(), os_ncpus(), os_thp_mode_name(os_thp_mode()));
 	text_options(o);
 	text_totals(o, st);
 	text_counts(o, st);
@@ -1162,7 +1160,7 @@ static void json_totals(json_t *j, const stats_t *st) {
 static void json_header(json_t *j) {
 	char val[300];
 	json_str(j, "version", BM_VERSION);
-	json_u64(j, "pid", (uint64_t)getpid());
+	json_u64(j, "pid", (uint64_t)os_pid());
 	json_u64(j, "cpus", os_ncpus());
 	json_str(j, "thp_mode", os_thp_mode_name(os_thp_mode()));
 	json_open(j, "options", '{');
@@ -1214,7 +1212,7 @@ void bm_stats_print(void (*write_cb)(void *opaque, const char *text),
 /* The report at exit */
 
 static void stats_write_fd(void *opaque, const char *text) {
-	log_write_fd(*(int *)opaque, text, strlen(text));
+	os_write(*(int *)opaque, text, strlen(text));
 }
 
 /* Copy path with "%p" replaced by the pid; false when it does not fit. */
@@ -1222,7 +1220,7 @@ static bool stats_path_expand(const char *path, char *out, size_t cap) {
 	size_t n = 0;
 	for (; *path != '\0'; path++) {
 		if (path[0] == '%' && path[1] == 'p') {
-			n += log_format(out + n, cap - n, "%d", (int)getpid());
+			n += log_format(out + n, cap - n, "%d", os_pid());
 			path++;
 		} else if (n + 1 < cap) {
 			out[n++] = *path;
@@ -1242,15 +1240,14 @@ __attribute__((destructor)) static void stats_at_exit(void) {
 	int fd = -1;
 	if (opt_stats_file[0] != '\0') {
 		if (stats_path_expand(opt_stats_file, path, sizeof(path)))
-			fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			    0644);
+			os_open_trunc(path, &fd);
 		if (fd < 0)
 			log_warn("stats_file: cannot open \"%s\"; report on "
 			    "stderr", opt_stats_file);
 	}
 	if (fd >= 0) {
 		bm_stats_print(stats_write_fd, &fd, opt_stats_opts);
-		close(fd);
+		os_close(fd);
 	} else {
 		bm_stats_print(NULL, NULL, opt_stats_opts);
 	}
