@@ -12,14 +12,16 @@ ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 LDLIBS  = -lpthread
 
 # Modules in layer order (see README "Layers").
-MODULES = log conf os hooks mutex sz base rtree extent slab arena tsd stats alloc
+# The statistics side wing (emit, stats, report, ctl) reads the layers.
+MODULES = os log conf hooks mutex sz base rtree extent slab arena tsd alloc \
+	emit stats report ctl
 SRCS    = $(wildcard $(MODULES:%=src/%.c))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 DOBJS   = $(SRCS:src/%.c=build/debug/%.o)
 FOBJS   = $(SRCS:src/%.c=build/fault/%.o)
 PRELOAD_SRCS = $(wildcard preload/*.c) $(wildcard preload/*.cc)
 
-.PHONY: all debug fault test test-unit bench bench-deps clean
+.PHONY: all debug fault test test-unit bench bench-deps clean print-modules
 all: libbasemalloc.so
 
 build/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
@@ -30,23 +32,25 @@ build/fault/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
 	$(CC) $(ALL_CFLAGS) -DBM_FAULT_INJECT -c $< -o $@
 build/preload.o: preload/preload.c $(wildcard src/*.h) include/basemalloc.h | build
 	$(CC) $(ALL_CFLAGS) -fexceptions -c $< -o $@
+build/glibc.o: preload/glibc.c $(wildcard src/*.h) include/basemalloc.h | build
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 build:
 	mkdir -p build build/debug build/fault
 
-libbasemalloc.so: $(OBJS) build/preload.o preload/export.map
-	$(CC) -shared -o $@ $(OBJS) build/preload.o -Wl,--version-script=preload/export.map \
+libbasemalloc.so: $(OBJS) build/preload.o build/glibc.o preload/export.map
+	$(CC) -shared -o $@ $(OBJS) build/preload.o build/glibc.o -Wl,--version-script=preload/export.map \
 		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 # A build with invariant checks and lock-rank checking.
 debug: build/libbasemalloc-debug.so
-build/libbasemalloc-debug.so: $(DOBJS) build/preload.o preload/export.map
-	$(CC) -shared -o $@ $(DOBJS) build/preload.o -Wl,--version-script=preload/export.map \
+build/libbasemalloc-debug.so: $(DOBJS) build/preload.o build/glibc.o preload/export.map
+	$(CC) -shared -o $@ $(DOBJS) build/preload.o build/glibc.o -Wl,--version-script=preload/export.map \
 		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 # A build whose os layer can be told to fail the Nth map (fault injection).
 fault: build/libbasemalloc-fault.so
-build/libbasemalloc-fault.so: $(FOBJS) build/preload.o preload/export.map
-	$(CC) -shared -o $@ $(FOBJS) build/preload.o -Wl,--version-script=preload/export.map \
+build/libbasemalloc-fault.so: $(FOBJS) build/preload.o build/glibc.o preload/export.map
+	$(CC) -shared -o $@ $(FOBJS) build/preload.o build/glibc.o -Wl,--version-script=preload/export.map \
 		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
 
 test: all
@@ -57,6 +61,10 @@ bench: all
 
 bench-deps:
 	bash bench/deps
+
+# The modules in layer order (for the test runners and tools).
+print-modules:
+	@echo $(MODULES)
 
 clean:
 	rm -rf build libbasemalloc.so test/build bench/build

@@ -88,6 +88,8 @@ struct bm_extent_hooks_s {
  *   "stats.remote_frees" q, "stats.small.allocated" z, "stats.small.live" q,
  *   "stats.large.count" q, "stats.large.bytes" z, "stats.large.nmalloc" q,
  *   "stats.huge.count" q, "stats.huge.bytes" z,
+ *   "stats.huge.peak_count" q, "stats.huge.peak_bytes" q (the most huge
+ *   mappings and bytes live at once),
  *   "stats.base.allocated" z, "stats.base.resident" z,
  *   "stats.base.mapped" z, "stats.base.n_thp" z, "stats.base.blocks" z,
  *   "stats.base.blocks_list" z[] (5 words a block: owner arena or SIZE_MAX

@@ -15,7 +15,6 @@
 #include "os.h"
 #include "rtree.h"
 #include "slab.h"
-#include "stats.h"
 #include "sz.h"
 #include "tsd.h"
 
@@ -37,7 +36,6 @@ static int malloc_boot_once(void) {
 	}
 	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
-	stats_boot();
 	return 0;
 }
 

@@ -20,12 +20,13 @@ extern char **environ;
 
 static const char *const conf_thp_names[] = { "disabled", "auto", "always" };
 
-#define CONF_DEFINE(name, kind, cap, choices, min, init, def, doc) \
+#define CONF_DEFINE(name, kind, cap, choices, min, init, def, unit, doc) \
 	CONF_DECL_##kind(name, cap) = init;
 CONF_OPTIONS(CONF_DEFINE)
 
-#define CONF_ROW(name, kind, cap, choices, min, init, def, doc) \
-	{ #name, CONF_##kind, (void *)&opt_##name, cap, choices, min, def, doc },
+#define CONF_ROW(name, kind, cap, choices, min, init, def, unit, doc) \
+	{ #name, CONF_##kind, (void *)&opt_##name, cap, choices, min, def, \
+	    unit, doc },
 static const conf_opt_t conf_table[] = {
 	CONF_OPTIONS(CONF_ROW)
 };

@@ -1,8 +1,9 @@
 /*
- * conf: the options table. Each option is one row of CONF_OPTIONS below (name,
- * type, default, doc), which declares its variable; conf_boot parses BASEMALLOC_CONF ("key:value,key:value") once by
- * scanning environ (never getenv, never allocating). An unknown key or a bad
- * value prints one warning naming it and keeps the default.
+ * conf: the options table. Each option is one row of CONF_OPTIONS below
+ * (name, type, default, unit, doc), which declares its variable; conf_boot
+ * parses BASEMALLOC_CONF ("key:value,key:value") once by scanning environ
+ * (never getenv, never allocating). An unknown key or a bad value prints one
+ * warning naming it and keeps the default.
  * Options are plain globals written only during conf_boot (single-threaded
  * bootstrap), read-only afterwards: no lock.
  */
@@ -18,7 +19,8 @@ typedef enum {
 } metadata_thp_t;
 
 /*
- * The options, one row each: X(name, kind, cap, choices, min, init, def, doc)
+ * The options, one row each:
+ *   X(name, kind, cap, choices, min, init, def, unit, doc)
  *   name     the key in BASEMALLOC_CONF; the variable is opt_<name>
  *   kind     BOOL (bool), LONG (long), SIZE (size_t, K/M/G suffixes), ENUM
  *            (unsigned: an index into choices), STRING (char[cap])
@@ -29,23 +31,24 @@ typedef enum {
  *   init     the C initialiser, used before conf_boot (it must mean def:
  *            test/unit/test_conf checks that it does)
  *   def      the default, as BASEMALLOC_CONF text
+ *   unit     of a number ("bytes", "ms"), "-" for none
  *   doc      what it does: README's Options table (tools/readme-tables)
  * The row also makes the bm_ctl name "opt.<name>" (src/ctl.c) and the
  * option's place in the reports' options lists.
  */
 #define CONF_OPTIONS(X) \
-	X(metadata_thp, ENUM, 3, conf_thp_names, 0, METADATA_THP_AUTO, "auto", \
-	    "`disabled`: never advise base blocks as huge pages; `always`: " \
-	    "advise every block; `auto`: advise a base's blocks once it has " \
-	    "enough of them (see `src/base.c`). Only matters when the system " \
-	    "THP mode is `madvise`.") \
-	X(dirty_decay_ms, LONG, 0, NULL, -1, 1000, "1000", \
+	X(metadata_thp, ENUM, 3, conf_thp_names, 0, METADATA_THP_AUTO, \
+	    "auto", "-", "`disabled`: never advise base blocks as huge pages; " \
+	    "`always`: advise every block; `auto`: advise a base's blocks " \
+	    "once it has enough of them (see `src/base.c`). Only matters when " \
+	    "the system THP mode is `madvise`.") \
+	X(dirty_decay_ms, LONG, 0, NULL, -1, 1000, "1000", "ms", \
 	    "purge freed pages that have been dirty this long (checked " \
 	    "whenever an arena frees pages); `0` at once, `-1` never by time. " \
 	    "One second keeps the pages of a program's steady churn, which are " \
 	    "reused within milliseconds, while the memory of a phase that " \
 	    "ended goes back to the kernel about a second later") \
-	X(dirty_max, SIZE, 0, NULL, 0, (size_t)16 << 20, "16M", \
+	X(dirty_max, SIZE, 0, NULL, 0, (size_t)16 << 20, "16M", "bytes", \
 	    "an arena purges at once, oldest runs first and down to half, when " \
 	    "its dirty bytes pass the largest of this, its active bytes and " \
 	    "half its peak active bytes; when its active bytes have just fallen " \
@@ -53,15 +56,15 @@ typedef enum {
 	    "freed most of its heap) the bound is that quarter, at most once " \
 	    "per decay period. Big runs count only their resident pages as " \
 	    "dirty (mincore)") \
-	X(abort_on_invalid, BOOL, 0, NULL, 0, true, "true", \
+	X(abort_on_invalid, BOOL, 0, NULL, 0, true, "true", "-", \
 	    "abort after reporting an invalid or double free") \
-	X(stats_print, BOOL, 0, NULL, 0, false, "false", \
+	X(stats_print, BOOL, 0, NULL, 0, false, "false", "-", \
 	    "print the statistics report at exit") \
-	X(stats_opts, STRING, 16, NULL, 0, "", "", \
+	X(stats_opts, STRING, 16, NULL, 0, "", "", "-", \
 	    "`J`: the report as JSON") \
-	X(stats_file, STRING, 256, NULL, 0, "", "", \
+	X(stats_file, STRING, 256, NULL, 0, "", "", "-", \
 	    "write the report to this file instead of stderr") \
-	X(junk, BOOL, 0, NULL, 0, false, "false", \
+	X(junk, BOOL, 0, NULL, 0, false, "false", "-", \
 	    "in `make debug` builds: fill freed small blocks with `0x5a` (past " \
 	    "the two words the free list uses), so a use after free reads " \
 	    "garbage")
@@ -72,7 +75,7 @@ typedef enum {
 #define CONF_DECL_SIZE(name, cap) size_t opt_##name
 #define CONF_DECL_ENUM(name, cap) unsigned opt_##name
 #define CONF_DECL_STRING(name, cap) char opt_##name[cap]
-#define CONF_DECLARE(name, kind, cap, choices, min, init, def, doc) \
+#define CONF_DECLARE(name, kind, cap, choices, min, init, def, unit, doc) \
 	extern CONF_DECL_##kind(name, cap);
 CONF_OPTIONS(CONF_DECLARE)
 
@@ -93,6 +96,7 @@ typedef struct {
 	const char *const *choices; /* CONF_ENUM: the names, by value */
 	long min;                   /* CONF_LONG: smallest accepted value */
 	const char *def;            /* the default, as BASEMALLOC_CONF text */
+	const char *unit;           /* of a number, "-" for none */
 	const char *doc;
 } conf_opt_t;
 

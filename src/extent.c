@@ -4,6 +4,7 @@
  * dirty, on a dirty list ordered by age. Coalescing looks the neighbours up
  * in the rtree: a free run's first and last pages point at it.
  * Every extern function takes pages_t.lock; static helpers expect it held.
+ * The process-wide huge figures (live and peak) are relaxed atomics.
  */
 #include "extent.h"
 #include "conf.h"
@@ -13,6 +14,36 @@
 #include "sz.h"
 
 #include <errno.h>
+
+static _Atomic uint64_t huge_count, huge_count_peak;
+static _Atomic uint64_t huge_bytes, huge_bytes_peak;
+
+/* Raise *peak to v if v is larger. */
+static void huge_peak_raise(_Atomic uint64_t *peak, uint64_t v) {
+	uint64_t old = atomic_load_explicit(peak, memory_order_relaxed);
+	while (old < v && !atomic_compare_exchange_weak_explicit(peak, &old, v,
+	    memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* Account dn huge mappings and db bytes more (or fewer). */
+static void huge_account(int64_t dn, int64_t db) {
+	uint64_t n = atomic_fetch_add_explicit(&huge_count, (uint64_t)dn,
+	    memory_order_relaxed) + (uint64_t)dn;
+	uint64_t b = atomic_fetch_add_explicit(&huge_bytes, (uint64_t)db,
+	    memory_order_relaxed) + (uint64_t)db;
+	huge_peak_raise(&huge_count_peak, n);
+	huge_peak_raise(&huge_bytes_peak, b);
+}
+
+void extent_huge_stats_get(extent_huge_stats_t *out) {
+	out->count = atomic_load_explicit(&huge_count, memory_order_relaxed);
+	out->count_peak = atomic_load_explicit(&huge_count_peak,
+	    memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&huge_bytes, memory_order_relaxed);
+	out->bytes_peak = atomic_load_explicit(&huge_bytes_peak,
+	    memory_order_relaxed);
+}
 
 static unsigned pages_bin_floor(size_t size) {
 	unsigned ind = sz_psz2ind(size);
@@ -507,6 +538,7 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 	p->stats.huge += size;
 	p->stats.n_huge++;
 	mutex_unlock(&p->lock);
+	huge_account(1, (int64_t)size);
 	return desc;
 }
 
@@ -517,6 +549,7 @@ void extent_huge_free(pages_t *p, extent_t *desc) {
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
+	huge_account(-1, -(int64_t)desc->size);
 	desc_put_locked(p, desc);
 	mutex_unlock(&p->lock);
 }
@@ -537,6 +570,7 @@ int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	p->stats.huge += new_size;
 	p->stats.huge -= desc->size;
 	mutex_unlock(&p->lock);
+	huge_account(0, (int64_t)new_size - (int64_t)desc->size);
 	desc->addr = (uintptr_t)addr;
 	desc->size = new_size;
 	return 0;

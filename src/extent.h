@@ -104,4 +104,13 @@ size_t pages_unmap_free(pages_t *p);
 /* Snapshot of the counters. */
 void pages_stats_get(pages_t *p, pages_stats_t *out);
 
+/* Huge mappings of the whole process: live now, and the most there were at
+ * once (count and bytes, each its own peak, as glibc's max_n_mmaps and
+ * max_mmapped_mem). */
+typedef struct {
+	uint64_t count, count_peak;
+	uint64_t bytes, bytes_peak;
+} extent_huge_stats_t;
+void extent_huge_stats_get(extent_huge_stats_t *out);
+
 #endif
