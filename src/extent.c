@@ -73,7 +73,7 @@ static extent_t *desc_get_locked(pages_t *p) {
 }
 
 static void desc_put_locked(pages_t *p, extent_t *e) {
-	e->kind = 0;
+	__atomic_store_n(&e->kind, 0, __ATOMIC_RELAXED);
 	e->next = p->desc_cache;
 	p->desc_cache = e;
 }
@@ -127,8 +127,7 @@ static void bin_link(pages_t *p, unsigned b, extent_t *e) {
 
 /* Put free run e into its bin (and the dirty list); register its ends. */
 static void run_insert(pages_t *p, extent_t *e) {
-	e->kind = EXTENT_FREE;
-	e->owner = p->owner;
+	extent_tag(e, EXTENT_FREE, p->owner);
 	bin_link(p, pages_bin_floor(e->size), e);
 	if (e->ndirty != 0)
 		dirty_link(p, e);
@@ -153,10 +152,14 @@ static void run_remove(pages_t *p, extent_t *e) {
 	rtree_set((void *)(e->addr + e->size - PAGE), NULL);
 }
 
-/* A free run of this arena whose page holds addr, or NULL. */
+/* A free run of this arena whose page holds addr, or NULL. The page may be
+ * another arena's (whose lock we do not hold): kind and owner are read
+ * atomically, and nothing else of a descriptor that is not ours. */
 static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 	extent_t *n = rtree_lookup((void *)addr);
-	if (n == NULL || n->kind != EXTENT_FREE || n->owner != p->owner)
+	if (n == NULL ||
+	    __atomic_load_n(&n->kind, __ATOMIC_RELAXED) != EXTENT_FREE ||
+	    __atomic_load_n(&n->owner, __ATOMIC_RELAXED) != p->owner)
 		return NULL;
 	return n;
 }
@@ -407,8 +410,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	}
 	desc->addr = start;
 	desc->size = size;
-	desc->kind = (uint8_t)kind;
-	desc->owner = p->owner;
+	extent_tag(desc, kind, p->owner);
 	if (kind == EXTENT_SLAB)
 		rtree_set_range((void *)start, size, desc);
 	else
@@ -483,7 +485,7 @@ void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
 		p->stats.slab -= desc->size;
 	else
 		p->stats.n_large--;
-	desc->kind = 0;
+	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	run_release(p, desc->addr, desc->size);
 	if (recycle)
 		desc_put_locked(p, desc);
@@ -531,8 +533,7 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 	}
 	desc->addr = (uintptr_t)addr;
 	desc->size = size;
-	desc->kind = EXTENT_HUGE;
-	desc->owner = p->owner;
+	extent_tag(desc, EXTENT_HUGE, p->owner);
 	rtree_set(addr, desc);
 	mutex_lock(&p->lock);
 	p->stats.huge += size;
@@ -544,7 +545,7 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 
 void extent_huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
-	desc->kind = 0;
+	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;

@@ -40,6 +40,14 @@ struct extent_s {
 	uint64_t dirty_since;   /* free run: when it became dirty (ns) */
 };
 
+/* A descriptor's kind and owner are stored atomically (relaxed): coalescing
+ * reads them in the descriptor of a neighbouring run, which may belong to
+ * another arena and change under that arena's lock. */
+BM_INLINE void extent_tag(extent_t *e, extent_kind_t kind, void *owner) {
+	__atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->owner, owner, __ATOMIC_RELAXED);
+}
+
 #define PAGES_NBINS 64
 #define PAGES_CHUNK ((size_t)4 << 20)
 
