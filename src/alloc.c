@@ -139,8 +139,25 @@ static unsigned malloc_small_class(size_t size, size_t alignment) {
 	return SZ_NSMALL;
 }
 
+/* The small-allocation fast path, the one place it is written: a block of
+ * class ind from the current slab of a's bin, or NULL when that slab has
+ * none left (an empty bin's current slab is a placeholder without blocks). */
+BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
+	return slab_alloc(a->bins[ind].cur);
+}
+
+/* The fast path of malloc and calloc: a block for size from the calling
+ * thread's arena when it has one and the size is answered by table; NULL
+ * when the caller must take malloc_slow. */
+BM_INLINE void *malloc_fast(size_t size) {
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX))
+		return malloc_pop(a, sz_size2index(size));
+	return NULL;
+}
+
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->bins[ind].cur);
+	void *p = malloc_pop(a, ind);
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
@@ -189,13 +206,9 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 }
 
 void *bm_malloc(size_t size) {
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return p;
-	}
+	void *p = malloc_fast(size);
+	if (LIKELY(p != NULL))
+		return p;
 	return malloc_slow(size, QUANTUM, false);
 }
 
@@ -203,13 +216,9 @@ void *bm_calloc(size_t n, size_t size) {
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return memset(p, 0, total);
-	}
+	void *p = malloc_fast(total);
+	if (LIKELY(p != NULL))
+		return memset(p, 0, total);
 	return malloc_slow(total, QUANTUM, true);
 }
 
