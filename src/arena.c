@@ -4,10 +4,14 @@
  * only; pages_t has its own lock; the pool and registry take pool_lock.
  * Slab states: CURRENT (bin->cur), PARTIAL (bin->partial list), FULL (on no
  * list; `full` set so remote freers queue it on remote_slabs), SPARE.
- * Published figures (arena.h): on each slow path of a class the owner stores
- * its live objects as full slabs * blocks + the current slab's `used` + the
- * partial slabs' `used` as they were when filed (`parked`, kept up to date
- * on the slow paths that refile them), its slabs and its refills.
+ * Published figures (arena.h): on each slow path of a class that changes its
+ * slabs (a new current slab, a slab refiled or given back, a tidy at thread
+ * exit) the owner stores its live objects as full slabs * blocks + the
+ * current slab's `used` + the partial slabs' `used` as they were when filed
+ * (`parked`, kept up to date on the slow paths that refile them), its slabs
+ * and its refills. A refill the current slab serves itself (untouched
+ * blocks, remote frees) publishes nothing: it is the most frequent slow
+ * path, and what it changes (live, refills) stays within that slab.
  */
 #include "arena.h"
 #include "log.h"
@@ -384,7 +388,8 @@ static void arena_slab_check(const slab_t *s) {
 }
 
 /* A block of class ind when the current slab ran dry: its remote frees or
- * untouched blocks, else another slab. NULL when out of memory. */
+ * untouched blocks, else another slab (published: the class's slabs
+ * changed). NULL when out of memory. */
 static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
 	slab_t *s = bin->cur;
@@ -405,15 +410,14 @@ static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	arena_slab_check(s);
 	s->state = SLAB_CURRENT;
 	bin->cur = s;
-	if ((p = slab_alloc(s)) != NULL)
-		return p;
-	return arena_slab_refill(s);
+	if ((p = slab_alloc(s)) == NULL)
+		p = arena_slab_refill(s);
+	arena_bin_publish(a, ind);
+	return p;
 }
 
 void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
-	void *p = arena_bin_refill(a, ind);
-	arena_bin_publish(a, ind);
-	return p;
+	return arena_bin_refill(a, ind);
 }
 
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
@@ -449,6 +453,8 @@ static void arena_tidy(arena_t *a) {
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];
 		slab_t *s = bin->cur;
+		if (s == &arena_slab_empty && bin->spare == NULL)
+			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
 			if (s->used == 0) {

@@ -13,7 +13,7 @@
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.
  * Statistics: other threads never read the bins. The owner publishes each
- * class's figures into atomics (`pub`) on its slow paths of that class;
+ * class's figures into atomics (`pub`) whenever the class's slabs change;
  * arena_stats_get reads the bins themselves only for their owner or under
  * the ownership token (a pooled arena), and the published figures otherwise.
  */
@@ -133,10 +133,10 @@ typedef struct {
 
 /* Snapshot of a's figures; own: the caller is a's owner thread. The classes
  * are read from the bins by the owner, or under the ownership token when a
- * sits in the pool (exact); otherwise they are what the owner published at
- * its last slow path of each class: slabs and refills exact, live short of
- * the blocks taken from the current slab and given back to partial slabs
- * since (see README "Accuracy"). */
+ * sits in the pool (exact); otherwise they are what the owner published the
+ * last time each class's slabs changed: slabs exact, refills and live short
+ * of what the current slab served since, live also counting blocks freed
+ * into partial slabs since they were filed (see README "Accuracy"). */
 void arena_stats_get(arena_t *a, bool own, arena_stats_t *out);
 /* Times a was taken from the pool. */
 uint64_t arena_adopted(const arena_t *a);

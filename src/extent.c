@@ -165,7 +165,7 @@ static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 }
 
 /* Fold b (the run right after a) into a; b's descriptor is recycled. */
-static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
+BM_INLINE void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
 	a->nonzero |= b->nonzero;
 	if (b->ndirty != 0 && (a->ndirty == 0 ||
 	    b->dirty_since < a->dirty_since))
