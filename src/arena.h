@@ -119,14 +119,19 @@ typedef struct {
 	uint64_t live, slabs, capacity, refills;
 } arena_bin_stats_t;
 
+/* The figures of an arena other than its classes' (fields of arena_stats_t,
+ * and of stats' stats_arena_t, which adds the figures derived from them). */
+#define ARENA_STATS_COUNTERS \
+	pages_stats_t pages;      /* its pages' snapshot */ \
+	base_stats_t base;        /* its base's snapshot */ \
+	uint64_t remote_frees;    /* remote frees the owner collected */ \
+	uint64_t adopted;         /* times taken from the pool */ \
+	uint64_t large_nmalloc;   /* large runs ever allocated */
+
 /* An arena's figures: its pages' and its base's snapshots, its own
  * counters, its classes. */
 typedef struct {
-	pages_stats_t pages;
-	base_stats_t base;
-	uint64_t remote_frees;    /* remote frees the owner collected */
-	uint64_t adopted;         /* times taken from the pool */
-	uint64_t large_nmalloc;   /* large runs ever allocated */
+	ARENA_STATS_COUNTERS
 	bool exact;               /* the classes were read, not published */
 	arena_bin_stats_t bins[SZ_NSMALL];
 } arena_stats_t;

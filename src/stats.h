@@ -33,13 +33,10 @@ typedef struct {
 	uint64_t refills;
 } stats_bin_t;
 
-/* An arena's figures, or all arenas' added up. */
+/* An arena's figures, or all arenas' added up: arena_stats_get's, and the
+ * ones derived from them. */
 typedef struct {
-	pages_stats_t pages;
-	base_stats_t base;
-	uint64_t remote_frees;    /* remote frees the owner collected */
-	uint64_t adopted;         /* times taken from the pool */
-	uint64_t large_nmalloc;   /* large runs ever allocated */
+	ARENA_STATS_COUNTERS
 	uint64_t small_live;      /* small objects out */
 	size_t small_allocated;   /* their bytes (class sizes) */
 	size_t large_bytes;       /* bytes in large runs */

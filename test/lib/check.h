@@ -78,6 +78,24 @@ struct check_s {
 };
 #define CHECK_ENTRY(f) { #f, f }
 
+/* Bytes of a value of a bm_ctl type as README's names table spells it
+ * ("bool", "unsigned", "long", "size_t", "uint64_t", "const char *"); 0 for
+ * any other. */
+static inline size_t check_ctl_type_size(const char *type)
+{
+	if (strcmp(type, "bool") == 0)
+		return sizeof(_Bool);
+	if (strcmp(type, "unsigned") == 0)
+		return sizeof(unsigned);
+	if (strcmp(type, "long") == 0)
+		return sizeof(long);
+	if (strcmp(type, "size_t") == 0 || strcmp(type, "uint64_t") == 0)
+		return 8;
+	if (strcmp(type, "const char *") == 0)
+		return sizeof(const char *);
+	return 0;
+}
+
 /* 1 when the runner preloaded basemalloc (BM_TEST_PRELOAD=1). */
 static inline int check_expect_preload(void)
 {

@@ -56,18 +56,6 @@ static void instance(const char *pat, char *out, size_t cap) {
 	out[n] = '\0';
 }
 
-static size_t type_len(const char *type) {
-	if (strcmp(type, "bool") == 0)
-		return sizeof(bool);
-	if (strcmp(type, "unsigned") == 0)
-		return sizeof(unsigned);
-	if (strcmp(type, "long") == 0)
-		return sizeof(long);
-	if (strcmp(type, "const char *") == 0)
-		return sizeof(char *);
-	return 8;
-}
-
 /* ctl: every listed name answers with its type's length */
 static int test_names(void) {
 	ctl_info_t c, d;
@@ -95,8 +83,8 @@ static int test_names(void) {
 			CHECK(len % (5 * sizeof(size_t)) == 0 && len > 0);
 			continue;
 		}
-		CHECK(len == type_len(c.type), "%s: %zu bytes, type %s", name, len,
-		    c.type);
+		CHECK(len == check_ctl_type_size(c.type), "%s: %zu bytes, type %s",
+		    name, len, c.type);
 		unsigned char buf[16];
 		CHECK(bm_ctl(name, buf, &len, NULL, 0) == 0, "%s", name);
 	}
