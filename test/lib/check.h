@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +85,7 @@ struct check_s {
 static inline size_t check_ctl_type_size(const char *type)
 {
 	if (strcmp(type, "bool") == 0)
-		return sizeof(_Bool);
+		return sizeof(bool);
 	if (strcmp(type, "unsigned") == 0)
 		return sizeof(unsigned);
 	if (strcmp(type, "long") == 0)
