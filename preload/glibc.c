@@ -71,7 +71,8 @@ static int glibc_int(size_t v) {
 	return v > INT_MAX ? INT_MAX : (int)v;
 }
 
-EXPORT struct mallinfo mallinfo(void) {
+/* mallinfo's figures: mallinfo2's, clamped to int. */
+static struct mallinfo glibc_mallinfo(void) {
 	struct mallinfo2 m2 = mallinfo2();
 	struct mallinfo m;
 	memset(&m, 0, sizeof(m));
@@ -84,9 +85,13 @@ EXPORT struct mallinfo mallinfo(void) {
 	return m;
 }
 
+EXPORT struct mallinfo mallinfo(void) {
+	return glibc_mallinfo();
+}
+
 /* The alias glibc exports beside mallinfo. */
 EXPORT struct mallinfo __libc_mallinfo(void) {
-	return mallinfo();
+	return glibc_mallinfo();
 }
 
 static void glibc_write_file(void *fp, const char *text) {
