@@ -3,6 +3,9 @@
  * one that reads system facts (THP mode from /sys, CPU count, clock). Every
  * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
  * read with open/read into a stack buffer: no stdio, no allocation.
+ * The stdio list lock functions are libc's exported ABI (glibc, since
+ * 2.2.5), referenced weakly so that the library still loads where they do
+ * not exist; no lookup (no dlsym).
  */
 #include "os.h"
 #include "log.h"
@@ -13,9 +16,14 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
 
 static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
 static unsigned os_cpus = 1;
@@ -228,4 +236,23 @@ void os_futex_wake(_Atomic uint32_t *addr) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
+}
+
+bool os_threaded(void) {
+	return __libc_single_threaded == 0;
+}
+
+void os_stdio_lock(void) {
+	if (_IO_list_lock != NULL)
+		_IO_list_lock();
+}
+
+void os_stdio_unlock(void) {
+	if (_IO_list_unlock != NULL)
+		_IO_list_unlock();
+}
+
+void os_stdio_reset(void) {
+	if (_IO_list_resetlock != NULL)
+		_IO_list_resetlock();
 }

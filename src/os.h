@@ -1,7 +1,9 @@
 /*
  * os: the only module that talks to the kernel about memory (mmap, munmap,
  * mremap, madvise) and reads system facts (page size, THP mode, CPU count,
- * monotonic clock). Every function is thread-safe and takes no lock.
+ * monotonic clock), and the one that reaches into libc for the fork
+ * protocol (whether the process has threads; the stdio list lock). Every
+ * function is thread-safe and takes no lock (but os_stdio_lock).
  * Every function returning int returns 0 on success, an errno value on failure.
  */
 #ifndef BM_OS_H
@@ -63,5 +65,15 @@ void os_fault_inject(uint64_t nth);
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val);
 /* Wake one thread sleeping on addr (FUTEX_WAKE, private). */
 void os_futex_wake(_Atomic uint32_t *addr);
+
+/* Whether the process has (had) other threads: glibc's fork takes its
+ * locks, the stdio list lock among them, only then. */
+bool os_threaded(void);
+/* libc's stdio list lock, the one glibc's fork takes after the atfork
+ * prepare handlers (recursive per thread): take it, release it, and reset
+ * it in a fork child. No-ops on a libc that does not export it. */
+void os_stdio_lock(void);
+void os_stdio_unlock(void);
+void os_stdio_reset(void);
 
 #endif

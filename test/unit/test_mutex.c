@@ -2,6 +2,9 @@
  * test_mutex: lock/unlock/trylock/held, and the fork protocol: a child forked
  * while another thread held a registered lock can take it after
  * mutex_postfork_child; the parent can take it after mutex_postfork_parent.
+ * Nested forks (a signal handler forking while its thread is inside fork):
+ * the inner prefork takes nothing the outer holds and its postfork gives
+ * back only what it took, in the parent and in the child.
  */
 #include "test.h"
 #include "mutex.h"
@@ -116,6 +119,43 @@ static void test_fork_self_held(void) {
 	test_end();
 }
 
+/* In the child of a nested fork: the inner postfork leaves the outer's
+ * locks held, the outer's then frees them. */
+static int child_nested_body(void) {
+	mutex_postfork_child();
+	if (!mutex_held(&m_arena) || !mutex_held(&m_base))
+		return 2;
+	mutex_postfork_child();
+	if (mutex_held(&m_arena) || mutex_held(&m_base))
+		return 3;
+	if (mutex_trylock(&m_arena) != 0)
+		return 4;
+	mutex_unlock(&m_arena);
+	return 0;
+}
+
+static void test_fork_nested(void) {
+	test_begin("mutex: a nested prefork leaves the outer one's locks alone");
+	mutex_prefork();
+	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
+	mutex_prefork();  /* would wait for itself if it took them again */
+	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_nested_body());
+	mutex_postfork_parent();
+	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
+	mutex_postfork_parent();
+	CHECK(!mutex_held(&m_arena) && !mutex_held(&m_base));
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	CHECK(mutex_trylock(&m_base) == 0);
+	mutex_unlock(&m_base);
+	test_end();
+}
+
 static void test_destroy(void) {
 	test_begin("mutex: a destroyed lock leaves the fork protocol");
 	mutex_t tmp;
@@ -134,6 +174,7 @@ int main(void) {
 	test_basic();
 	test_fork();
 	test_fork_self_held();
+	test_fork_nested();
 	test_destroy();
 	return test_finish();
 }
