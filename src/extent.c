@@ -179,19 +179,30 @@ static extent_t *run_find(pages_t *p, size_t need) {
 	return NULL;
 }
 
-/* Unmap every free run (address space is short: a map failed). Returns
- * the bytes unmapped. */
+/* Unmap every free run (address space is short: a map failed). A run the
+ * kernel refuses to unmap (ENOMEM at its limit on mappings, when the
+ * unmap would split one) stays listed. Returns the bytes unmapped. */
 static size_t pages_unmap_free_locked(pages_t *p) {
 	size_t total = 0;
+	extent_t *kept = NULL;
 	for (unsigned b = 0; b < PAGES_NBINS; b++) {
 		while (p->bins[b] != NULL) {
 			extent_t *e = p->bins[b];
 			run_remove(p, e);
-			os_unmap((void *)e->addr, e->size);
+			if (os_unmap((void *)e->addr, e->size) != 0) {
+				e->next = kept;
+				kept = e;
+				continue;
+			}
 			p->stats.mapped -= e->size;
 			total += e->size;
 			desc_put_locked(p, e);
 		}
+	}
+	while (kept != NULL) {
+		extent_t *e = kept;
+		kept = e->next;
+		run_insert(p, e);
 	}
 	return total;
 }
@@ -421,6 +432,21 @@ static void pages_check_locked(pages_t *p) {
 	BM_ASSERT(dirty == p->stats.dirty && listed == p->stats.dirty);
 }
 
+/* List f (its addr and size set) as a new dirty free run, merged with
+ * neighbours. */
+static void run_release_desc(pages_t *p, extent_t *f) {
+	uintptr_t addr = f->addr;
+	size_t size = f->size;
+	f->nonzero = 1;
+	f->ndirty = size >= PAGES_RESIDENT_MIN ? os_resident((void *)addr, size)
+	    : size;
+	f->dirty_since = os_now_ns();
+	f = run_coalesce(p, f);
+	run_insert(p, f);
+	pages_check_locked(p);
+	pages_maybe_purge(p);
+}
+
 /* List [addr, addr+size) as a new dirty free run, merged with neighbours. */
 static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	extent_t *f = desc_get_locked(p);
@@ -431,14 +457,7 @@ static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	}
 	f->addr = addr;
 	f->size = size;
-	f->nonzero = 1;
-	f->ndirty = size >= PAGES_RESIDENT_MIN ? os_resident((void *)addr, size)
-	    : size;
-	f->dirty_since = os_now_ns();
-	f = run_coalesce(p, f);
-	run_insert(p, f);
-	pages_check_locked(p);
-	pages_maybe_purge(p);
+	run_release_desc(p, f);
 }
 
 void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
@@ -513,16 +532,30 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 void extent_huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
 	desc->kind = 0;
-	os_unmap((void *)desc->addr, desc->size);
+	int err = os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
-	desc_put_locked(p, desc);
+	if (err == 0) {
+		desc_put_locked(p, desc);
+	} else {
+		/* The kernel kept the mapping (ENOMEM: at its limit on
+		 * mappings, unmapping part of a merged one would split it).
+		 * It becomes free pages of the arena, under its descriptor
+		 * (its rtree leaves exist): purged, reused for page runs and
+		 * unmapped with the other free runs when a map fails. */
+		p->stats.mapped += desc->size;
+		run_release_desc(p, desc);
+	}
 	mutex_unlock(&p->lock);
 }
 
 int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	void *old = (void *)desc->addr;
+	/* Leaves for all of it, in place too: a huge run that becomes free
+	 * pages (extent_huge_free) registers its last page. */
+	if (new_size > desc->size && rtree_reserve(old, new_size) != 0)
+		return ENOMEM;
 	void *addr = os_remap(old, desc->size, new_size);
 	if (addr == NULL)
 		return ENOMEM;

@@ -278,8 +278,13 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	size_t usize = PAGE_CEILING(size);
 	if (usize == e->size)
 		return p;
-	return extent_huge_resize(&a->pages, e, usize) == 0 ? (void *)e->addr
-	    : NULL;
+	int saved = errno;
+	if (extent_huge_resize(&a->pages, e, usize) == 0)
+		return (void *)e->addr;
+	/* A shrink the kernel refused (too many mappings to cut this one)
+	 * keeps the block as it is, as glibc does. */
+	errno = saved;
+	return usize < e->size ? p : NULL;
 }
 
 void *bm_realloc(void *p, size_t size) {

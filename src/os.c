@@ -3,9 +3,10 @@
  * one that reads system facts (THP mode from /sys, CPU count, clock). Every
  * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
  * read with open/read into a stack buffer: no stdio, no allocation.
- * The stdio list lock functions are libc's exported ABI (glibc, since
- * 2.2.5), referenced weakly so that the library still loads where they do
- * not exist; no lookup (no dlsym).
+ * The int-returning calls give their error as the value and restore errno
+ * (free() must never change errno). The stdio list lock functions are
+ * libc's exported ABI (glibc, since 2.2.5), referenced weakly so that the
+ * library still loads where they do not exist; no lookup (no dlsym).
  */
 #include "os.h"
 #include "log.h"
@@ -103,12 +104,31 @@ void *os_map(size_t size) {
 	return p;
 }
 
+/* errno as the result, errno itself restored to saved. */
+static int os_error(int saved) {
+	int err = errno;
+	errno = saved;
+	return err;
+}
+
 int os_unmap(void *addr, size_t size) {
+	int saved = errno;
 	if (munmap(addr, size) != 0)
-		return errno;
+		return os_error(saved);
 	COUNT(n_munmap, 1);
 	COUNT(bytes_unmapped, size);
 	return 0;
+}
+
+/* Give back a fresh mapping that cannot be used (the kernel would not cut
+ * it: at its limit on mappings, an unmap that splits one fails with
+ * ENOMEM) and fail with ENOMEM. Unmapping it whole splits less; should
+ * even that fail, the bytes leak, and say so. */
+static void *os_map_undo(void *addr, size_t size) {
+	if (os_unmap(addr, size) != 0)
+		log_warn("cannot unmap %zu bytes at %p: they leak", size, addr);
+	errno = ENOMEM;
+	return NULL;
 }
 
 /* Over-map by alignment - PAGE and unmap the misaligned head and tail. */
@@ -122,10 +142,10 @@ static void *os_map_trimmed(size_t size, size_t alignment) {
 	char *aligned = (char *)ALIGN_UP((uintptr_t)p, alignment);
 	size_t lead = (size_t)(aligned - p);
 	size_t trail = over - lead - size;
-	if (lead != 0)
-		os_unmap(p, lead);
-	if (trail != 0)
-		os_unmap(aligned + size, trail);
+	if (lead != 0 && os_unmap(p, lead) != 0)
+		return os_map_undo(p, over);
+	if (trail != 0 && os_unmap(aligned + size, trail) != 0)
+		return os_map_undo(aligned, size + trail);
 	return aligned;
 }
 
@@ -135,7 +155,8 @@ void *os_map_aligned(size_t size, size_t alignment) {
 	void *p = os_map(size);
 	if (p == NULL || ((uintptr_t)p & (alignment - 1)) == 0)
 		return p;
-	os_unmap(p, size);
+	if (os_unmap(p, size) != 0)
+		return os_map_undo(p, size);
 	return os_map_trimmed(size, alignment);
 }
 
@@ -154,18 +175,22 @@ void *os_remap(void *addr, size_t old_size, size_t new_size) {
 }
 
 int os_commit(void *addr, size_t size) {
-	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+	int saved = errno;
+	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0
+	    : os_error(saved);
 }
 
 int os_decommit(void *addr, size_t size) {
+	int saved = errno;
 	void *p = mmap(addr, size, PROT_NONE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-	return p == addr ? 0 : errno;
+	return p == addr ? 0 : os_error(saved);
 }
 
 static int os_advise(void *addr, size_t size, int advice) {
+	int saved = errno;
 	COUNT(n_madvise, 1);
-	return madvise(addr, size, advice) == 0 ? 0 : errno;
+	return madvise(addr, size, advice) == 0 ? 0 : os_error(saved);
 }
 
 int os_purge_forced(void *addr, size_t size) {
@@ -179,10 +204,13 @@ int os_purge_lazy(void *addr, size_t size) {
 size_t os_resident(void *addr, size_t size) {
 	unsigned char vec[1024];
 	size_t resident = 0;
+	int saved = errno;
 	for (size_t off = 0; off < size; off += sizeof(vec) * PAGE) {
 		size_t len = MIN(size - off, sizeof(vec) * PAGE);
-		if (mincore((char *)addr + off, len, vec) != 0)
+		if (mincore((char *)addr + off, len, vec) != 0) {
+			errno = saved;
 			return size;
+		}
 		for (size_t i = 0; i < (len + PAGE - 1) / PAGE; i++)
 			resident += (vec[i] & 1) ? PAGE : 0;
 	}

@@ -4,7 +4,9 @@
  * monotonic clock), and the one that reaches into libc for the fork
  * protocol (whether the process has threads; the stdio list lock). Every
  * function is thread-safe and takes no lock (but os_stdio_lock).
- * Every function returning int returns 0 on success, an errno value on failure.
+ * Every function returning int returns 0 on success, an errno value on
+ * failure; those that act on memory (unmap, commit, decommit, purge, huge)
+ * and os_resident leave errno as they found it.
  */
 #ifndef BM_OS_H
 #define BM_OS_H
@@ -65,7 +67,6 @@ void os_fault_inject(uint64_t nth);
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val);
 /* Wake one thread sleeping on addr (FUTEX_WAKE, private). */
 void os_futex_wake(_Atomic uint32_t *addr);
-
 /* Whether the process has (had) other threads: glibc's fork takes its
  * locks, the stdio list lock among them, only then. */
 bool os_threaded(void);
