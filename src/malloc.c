@@ -348,12 +348,9 @@ void *bm_aligned_alloc(size_t alignment, size_t size) {
 int bm_posix_memalign(void **memptr, size_t alignment, size_t size) {
 	if (alignment < sizeof(void *) || !IS_POW2(alignment))
 		return EINVAL;
-	int saved = errno;
 	void *p = malloc_aligned(alignment, size);
-	if (p == NULL) {
-		errno = saved;
-		return ENOMEM;
-	}
+	if (p == NULL)
+		return ENOMEM;  /* errno is ENOMEM too, as glibc leaves it */
 	*memptr = p;
 	return 0;
 }
