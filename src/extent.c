@@ -224,13 +224,19 @@ static void *pages_map_retry(pages_t *p, size_t size) {
 	return addr;
 }
 
-/* Map a chunk that holds need bytes and list it as a clean free run. */
+/* Map a chunk that holds need bytes (a multiple of PAGE) and list it as a
+ * clean free run. When address space is short (ENOMEM), a smaller chunk
+ * will do: halves of the usual size, down to need itself. */
 static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	size_t size = MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
 	extent_t *e = desc_get_locked(p);
 	if (e == NULL)
 		return NULL;
 	void *addr = pages_map_retry(p, size);
+	while (addr == NULL && errno == ENOMEM && size > need) {
+		size = MAX(need, PAGE_CEILING(size / 2));
+		addr = os_map(size);
+	}
 	if (addr == NULL || rtree_reserve(addr, size) != 0) {
 		if (addr != NULL)
 			os_unmap(addr, size);
