@@ -159,10 +159,9 @@ static int is_mapped(const void *addr)
  * mapping. */
 static char *huge_between_neighbours(size_t n, char **hood)
 {
-	/* The flags the allocator maps with: basemalloc adds MAP_NORESERVE
+	/* The flags huge blocks are mapped with, by glibc and by basemalloc
 	 * (the kernel merges only mappings with the same flags). */
-	const int flags = MAP_PRIVATE | MAP_ANONYMOUS |
-	    (ctl() != NULL ? MAP_NORESERVE : 0);
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	const size_t side = 2 * MiB, span = n + 4 * side;
 	char *r = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
 	char *h = NULL;
