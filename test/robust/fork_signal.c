@@ -46,7 +46,7 @@ static void protocol_leave(void) { in_protocol = 0; }
  * figure[3]: handler forks inside the fork protocol. */
 static void fork_handler(int sig)
 {
-	int saved = errno, st;
+	int saved = errno;
 	(void)sig;
 	if (where != WHERE_NONE)
 		atomic_fetch_add(&robust_shared->figure[where - 1], 1);
@@ -55,17 +55,8 @@ static void fork_handler(int sig)
 	pid_t pid = fork();
 	if (pid == 0)
 		_exit(0);
-	if (pid < 0) {
+	if (pid < 0 || robust_reap(pid) != 0)
 		handler_bad = 1;
-	} else {
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR) {
-				handler_bad = 1;
-				break;
-			}
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			handler_bad = 1;
-	}
 	errno = saved;
 }
 
@@ -80,26 +71,24 @@ static int install(int sig)
 	    pthread_atfork(protocol_enter, protocol_leave, protocol_leave) == 0;
 }
 
-/* Wait for child pid, retrying on EINTR; 0 when it exited 0. */
-static int reap(pid_t pid)
+static void child_exits(void)
 {
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	return !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	_exit(0);
 }
 
-/* What a child of the main thread does: allocate, free, exit 0. */
-static void child_allocates(void)
+/* The main thread forks with how (marked for the handler's counts) and its
+ * child runs child: 0 when the child exited 0, 11 when the fork failed, 12
+ * otherwise. */
+static int main_fork(pid_t (*how)(void), void (*child)(void))
 {
-	void *a = malloc(64), *b = malloc(100 * KiB);
-	if (a == NULL || b == NULL)
-		_exit(3);
-	memset(b, 7, 100 * KiB);
-	free(a);
-	free(b);
-	_exit(0);
+	where = WHERE_FORK;
+	pid_t pid = how();
+	where = WHERE_NONE;
+	if (pid < 0)
+		return 11;
+	if (pid == 0)
+		child();
+	return robust_reap(pid) != 0 ? 12 : 0;
 }
 
 enum { ALRM_ROUNDS = 40, ALRM_FORKS = 150, ALRM_SPREAD_US = 400 };
@@ -114,15 +103,9 @@ static int alrm_round(int round)
 		it.it_value.tv_usec = 1 + (long)(check_rand(&rng) % ALRM_SPREAD_US);
 		if (setitimer(ITIMER_REAL, &it, NULL) != 0)
 			return 10;
-		where = WHERE_FORK;
-		pid_t pid = fork();
-		where = WHERE_NONE;
-		if (pid < 0)
-			return 11;
-		if (pid == 0)
-			child_allocates();
-		if (reap(pid) != 0)
-			return 12;
+		int err = main_fork(fork, robust_child_allocates);
+		if (err != 0)
+			return err;
 		robust_tick();
 	}
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
@@ -180,12 +163,6 @@ static void *sender_thread(void *arg)
 	return NULL;
 }
 
-/* The main thread's fork: fork() when single-threaded, _Fork() when not
- * (see the file comment). */
-static pid_t main_fork(void)
-{
-	return use_threads ? _Fork() : fork();
-}
 
 static int mallocfork_loop(void)
 {
@@ -196,17 +173,11 @@ static int mallocfork_loop(void)
 		size_t size = (size_t)rand_r(&seed) % MAX_SIZE;
 		int do_fork = rand_r(&seed) % 7 == 0;
 		pthread_barrier_wait(barrier);
-		if (do_fork) {
-			where = WHERE_FORK;
-			pid_t pid = main_fork();
-			where = WHERE_NONE;
-			if (pid < 0)
-				return 11;
-			if (pid == 0)
-				_exit(0);
-			if (reap(pid) != 0)
-				return 12;
-		}
+		/* fork() when single-threaded, _Fork() when not (see above). */
+		int err = do_fork ? main_fork(use_threads ? _Fork : fork,
+		    child_exits) : 0;
+		if (err != 0)
+			return err;
 		where = WHERE_FREE;
 		free(objects[slot]);
 		where = WHERE_MALLOC;

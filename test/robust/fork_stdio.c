@@ -101,20 +101,9 @@ static void *forker(void *arg)
 		pid_t pid = fork();
 		if (pid < 0)
 			return (void *)1;
-		if (pid == 0) {
-			char *a = malloc(100), *b = malloc(200 * KiB);
-			if (a == NULL || b == NULL)
-				_exit(3);
-			memset(b, 1, 200 * KiB);
-			free(a);
-			free(b);
-			_exit(0);
-		}
-		int st;
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR)
-				return (void *)1;
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (pid == 0)
+			robust_child_allocates();
+		if (robust_reap(pid) != 0)
 			return (void *)2;
 		robust_tick();
 	}

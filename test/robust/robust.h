@@ -4,7 +4,8 @@
  * watched for progress. A round ticks a counter in shared memory as it
  * works; a round whose counter stops moving for ROBUST_STALL_S seconds is
  * hung: every process of its group is killed and the check fails, naming
- * the round. A round must end with exit status 0.
+ * the round. A round must end with exit status 0. Also: reaping a child,
+ * and what the tests' forked children do.
  */
 #ifndef BM_TEST_ROBUST_H
 #define BM_TEST_ROBUST_H
@@ -41,6 +42,29 @@ static inline double robust_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait for child pid, retrying on EINTR; 0 when it exited 0. */
+static inline int robust_reap(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	return !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
+/* What a forked child does: allocate a small and a large block, write,
+ * free them and exit 0 (3 when an allocation failed). */
+static inline void robust_child_allocates(void)
+{
+	char *a = malloc(100), *b = malloc(200 * KiB);
+	if (a == NULL || b == NULL)
+		_exit(3);
+	memset(b, 1, 200 * KiB);
+	free(a);
+	free(b);
+	_exit(0);
 }
 
 /* Wait for round process pid, killing its group when it stops making

@@ -91,6 +91,16 @@ static void test_fork(void) {
 	test_end();
 }
 
+/* Reap child pid, which must exit 0; then m_base must be free. */
+static void check_child_then_base_free(pid_t pid) {
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	CHECK(mutex_trylock(&m_base) == 0);
+	mutex_unlock(&m_base);
+}
+
 /* In the child: the lock the forking thread held stays held by it. */
 static int child_self_body(void) {
 	mutex_postfork_child();
@@ -110,12 +120,7 @@ static void test_fork_self_held(void) {
 	mutex_postfork_parent();
 	CHECK(mutex_held(&m_base));
 	mutex_unlock(&m_base);
-	int status = 0;
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child status %#x", status);
-	CHECK(mutex_trylock(&m_base) == 0);
-	mutex_unlock(&m_base);
+	check_child_then_base_free(pid);
 	test_end();
 }
 
@@ -147,12 +152,7 @@ static void test_fork_nested(void) {
 	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
 	mutex_postfork_parent();
 	CHECK(!mutex_held(&m_arena) && !mutex_held(&m_base));
-	int status = 0;
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child status %#x", status);
-	CHECK(mutex_trylock(&m_base) == 0);
-	mutex_unlock(&m_base);
+	check_child_then_base_free(pid);
 	test_end();
 }
 
