@@ -219,9 +219,10 @@ static void *base_block_try(bm_extent_hooks_t *h, unsigned ind, size_t size,
 
 /* Map a block able to serve usize at alignment, its size the larger of the
  * cascade's next step and the need; falls back to the need alone if the step
- * cannot be mapped, and then (address space is short: a HUGEPAGE block, or
- * the over-mapping that aligns one, does not fit) to just the pages the
- * need takes, page-aligned. No lock held. NULL on failure. */
+ * cannot be mapped, and then, when address space is short (ENOMEM: a
+ * HUGEPAGE block, or the over-mapping that aligns one, does not fit), to
+ * just the pages the need takes, page-aligned. No lock held. NULL on
+ * failure. */
 static base_block_t *base_block_map(bm_extent_hooks_t *h, unsigned ind,
     unsigned pind_last, size_t usize, size_t alignment) {
 	size_t need = base_block_need(usize, alignment, HUGEPAGE);
@@ -232,7 +233,7 @@ static base_block_t *base_block_map(bm_extent_hooks_t *h, unsigned ind,
 		size = need;
 		addr = base_block_try(h, ind, size, align, &zero, &commit);
 	}
-	if (addr == NULL) {
+	if (addr == NULL && errno == ENOMEM) {
 		align = PAGE;
 		size = base_block_need(usize, alignment, align);
 		addr = base_block_try(h, ind, size, align, &zero, &commit);

@@ -10,6 +10,8 @@
  */
 #include "base_util.h"
 
+#include <errno.h>
+
 enum { OP_DALLOC, OP_DECOMMIT, OP_PURGE_FORCED, OP_PURGE_LAZY, OP_N };
 
 /* Counts calls per operation; result[op] is what that hook returns. */
@@ -307,6 +309,7 @@ static void *pages_only_alloc(bm_extent_hooks_t *h, void *new_addr,
 	(void)new_addr, (void)ind;
 	if (alignment > PAGE) {
 		t->refused++;
+		errno = ENOMEM;  /* as the default hooks fail then */
 		return NULL;
 	}
 	t->served++;
