@@ -246,6 +246,8 @@ void mutex_prefork(void) {
  * does this (in case glibc's fork saw one thread and did not). */
 static void mutex_postfork(bool child) {
 	uint32_t d = fork_depth;
+	if (d == 0)
+		return;  /* no prefork to match (marks 0 are locks it never took) */
 	if (child && (atomic_load_explicit(&registry_mtx.word,
 	    memory_order_relaxed) & ~MUTEX_WAITERS) != mutex_self())
 		atomic_store_explicit(&registry_mtx.word, 0, memory_order_relaxed);
