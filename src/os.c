@@ -1,26 +1,34 @@
 /*
  * os: the only file that calls mmap, munmap, mremap and madvise, and the only
- * one that reads system facts (THP mode from /sys, CPU count, clock). Every
- * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
- * read with open/read into a stack buffer: no stdio, no allocation.
- * The int-returning calls give their error as the value and restore errno
- * (free() must never change errno). The stdio list lock functions are
- * libc's exported ABI (glibc, since 2.2.5), referenced weakly so that the
- * library still loads where they do not exist; no lookup (no dlsym).
+ * one that reads system facts (THP mode from /sys, CPU count, clock, auxv),
+ * opens files, writes to fds, and creates thread keys. Every call is
+ * thread-safe and lock-free; counters are relaxed atomics. /sys is read with
+ * open/read into a stack buffer: no stdio, no allocation. Reads and writes
+ * use the raw system calls (syscall(2)), so none is a cancellation point: a
+ * thread with a pending cancel finishes what the allocator writes.
+ * The int-returning calls that act on memory give their error as the value
+ * and restore errno (free() must never change errno). The stdio list lock
+ * functions are libc's exported ABI (glibc, since 2.2.5), referenced weakly
+ * so that the library still loads where they do not exist; no lookup (no
+ * dlsym).
  */
 #include "os.h"
-#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+_Static_assert(sizeof(os_key_t) == sizeof(pthread_key_t),
+    "os_key_t holds a pthread_key_t");
 
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
@@ -39,12 +47,12 @@ static _Atomic uint64_t fault_countdown;
 
 static os_thp_mode_t os_read_thp_mode(void) {
 	char buf[128];
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
-	    O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD,
+	    "/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return OS_THP_UNKNOWN;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	long n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	os_close(fd);
 	if (n <= 0)
 		return OS_THP_UNKNOWN;
 	buf[n] = '\0';
@@ -57,13 +65,13 @@ static os_thp_mode_t os_read_thp_mode(void) {
 	return OS_THP_UNKNOWN;
 }
 
+long os_page_size_system(void) {
+	return sysconf(_SC_PAGESIZE);
+}
+
 int os_boot(void) {
-	long ps = sysconf(_SC_PAGESIZE);
-	if (ps != (long)PAGE) {
-		log_warn("page size %ld is not supported (built for %zu)", ps,
-		    PAGE);
+	if (os_page_size_system() != (long)PAGE)
 		return EINVAL;
-	}
 	os_thp = os_read_thp_mode();
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
@@ -127,11 +135,10 @@ int os_unmap(void *addr, size_t size) {
 
 /* Give back a fresh mapping that cannot be used (the kernel would not cut
  * it: at its limit on mappings, an unmap that splits one fails with
- * ENOMEM) and fail with ENOMEM. Unmapping it whole splits less; should
- * even that fail, the bytes leak, and say so. */
+ * ENOMEM) and fail with ENOMEM. Unmapping it whole splits less (at most
+ * one side); should even that fail, the bytes stay mapped, untouched. */
 static void *os_map_undo(void *addr, size_t size) {
-	if (os_unmap(addr, size) != 0)
-		log_warn("cannot unmap %zu bytes at %p: they leak", size, addr);
+	os_unmap(addr, size);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -276,6 +283,62 @@ void os_futex_wake(_Atomic uint32_t *addr) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
+}
+
+int os_write(int fd, const void *buf, size_t len) {
+	int saved = errno, err = 0;
+	const char *p = buf;
+	while (len > 0) {
+		long n = syscall(SYS_write, fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+	return err;
+}
+
+int os_open_trunc(const char *path, int *fd) {
+	int saved = errno, err = 0;
+	long r = syscall(SYS_openat, AT_FDCWD, path,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r < 0)
+		err = errno;
+	else
+		*fd = (int)r;
+	errno = saved;
+	return err;
+}
+
+void os_close(int fd) {
+	int saved = errno;
+	syscall(SYS_close, fd);
+	errno = saved;
+}
+
+int os_pid(void) {
+	return (int)getpid();
+}
+
+const void *os_random_at_exec(void) {
+	return (const void *)getauxval(AT_RANDOM);
+}
+
+int os_key_create(os_key_t *key, void (*dtor)(void *)) {
+	pthread_key_t k;
+	int err = pthread_key_create(&k, dtor);
+	if (err == 0)
+		*key = (os_key_t)k;
+	return err;
+}
+
+int os_key_set(os_key_t key, const void *value) {
+	return pthread_setspecific((pthread_key_t)key, value);
 }
 
 bool os_threaded(void) {
