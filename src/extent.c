@@ -213,15 +213,16 @@ static extent_t *run_find(pages_t *p, size_t need) {
 	return NULL;
 }
 
-/* Unmap every free run (address space is short: a map failed). Returns
- * the bytes unmapped. */
+/* Unmap every free run (a map failed); one the kernel refuses (ENOMEM at
+ * its limit on mappings) stays listed. Returns the bytes unmapped. */
 static size_t pages_unmap_free_locked(pages_t *p) {
 	size_t total = 0;
 	for (unsigned b = 0; b < PAGES_NBINS; b++) {
-		while (p->bins[b] != NULL) {
-			extent_t *e = p->bins[b];
+		for (extent_t *e = p->bins[b], *next; e != NULL; e = next) {
+			next = e->next;
+			if (os_unmap((void *)e->addr, e->size) != 0)
+				continue;
 			run_remove(p, e);
-			os_unmap((void *)e->addr, e->size);
 			p->stats.mapped -= e->size;
 			total += e->size;
 			desc_put_locked(p, e);
@@ -247,13 +248,18 @@ static void *pages_map_retry(pages_t *p, size_t size) {
 	return addr;
 }
 
-/* Map a chunk that holds need bytes and list it as a clean free run. */
+/* Map a chunk that holds need bytes (a multiple of PAGE) and list it as a
+ * clean free run; short of address space (ENOMEM), halves down to need. */
 static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	size_t size = MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
 	extent_t *e = desc_get_locked(p);
 	if (e == NULL)
 		return NULL;
 	void *addr = pages_map_retry(p, size);
+	while (addr == NULL && errno == ENOMEM && size > need) {
+		size = MAX(need, PAGE_CEILING(size / 2));
+		addr = os_map(size);
+	}
 	if (addr == NULL || rtree_reserve(addr, size) != 0) {
 		if (addr != NULL)
 			os_unmap(addr, size);
@@ -546,17 +552,27 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 void extent_huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
 	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
-	os_unmap((void *)desc->addr, desc->size);
+	int err = os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
 	huge_account(-1, -(int64_t)desc->size);
 	desc_put_locked(p, desc);
+	/* A mapping the kernel kept (ENOMEM at its limit on mappings: the unmap
+	 * would split a merged one) becomes free pages, under that descriptor
+	 * (the cache gives it back first; its rtree leaves exist). */
+	if (err != 0) {
+		p->stats.mapped += desc->size;
+		run_release(p, desc->addr, desc->size);
+	}
 	mutex_unlock(&p->lock);
 }
 
 int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	void *old = (void *)desc->addr;
+	/* Leaves for all of it (extent_huge_free may register its last page). */
+	if (new_size > desc->size && rtree_reserve(old, new_size) != 0)
+		return ENOMEM;
 	void *addr = os_remap(old, desc->size, new_size);
 	if (addr == NULL)
 		return ENOMEM;
