@@ -4,15 +4,23 @@
  * only; pages_t has its own lock; the pool and registry take pool_lock.
  * Slab states: CURRENT (bin->cur), PARTIAL (bin->partial list), FULL (on no
  * list; `full` set so remote freers queue it on remote_slabs), SPARE.
+ * Published figures (arena.h): on each slow path of a class that changes its
+ * slabs (a new current slab, a slab refiled or given back, a tidy at thread
+ * exit) the owner stores its live objects as full slabs * blocks + the
+ * current slab's `used` + the partial slabs' `used` as they were when filed
+ * (`parked`, kept up to date on the slow paths that refile them), its slabs
+ * and its refills. A refill the current slab serves itself (untouched
+ * blocks, remote frees) publishes nothing: it is the most frequent slow
+ * path, and what it changes (live, refills) stays within that slab.
  */
 #include "arena.h"
 #include "log.h"
 #include "mutex.h"
-#include "os.h"
 #include "rtree.h"
 #include "secret.h"
 
 #include <errno.h>
+#include <string.h>
 
 slab_t arena_slab_empty;
 
@@ -22,6 +30,7 @@ static unsigned pool_count;
 static arena_t *arenas[ARENAS_MAX];
 static _Atomic unsigned narenas;
 static uint32_t bin_slab_size[SZ_NSMALL];
+static uint32_t bin_nblocks[SZ_NSMALL];
 
 #define SLAB_MIN ((size_t)64 << 10)
 #define SLAB_MAX ((size_t)256 << 10)
@@ -35,8 +44,10 @@ static uint32_t arena_slab_size_pick(size_t bs) {
 }
 
 int arena_boot(void) {
-	for (unsigned i = 0; i < SZ_NSMALL; i++)
+	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_slab_size[i] = arena_slab_size_pick(sz_index2size(i));
+		bin_nblocks[i] = (uint32_t)(bin_slab_size[i] / sz_index2size(i));
+	}
 	arena_slab_empty.state = SLAB_CURRENT;
 	return mutex_init(&pool_lock, "arena.pool", MUTEX_RANK_ARENA_POOL);
 }
@@ -52,13 +63,10 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	a->ind = ind;
 	a->base = b;
-#ifdef BM_HARDENED
-	a->rng = secret_mix(ind, (uintptr_t)a);
-	if (mutex_init(&a->guarded_lock, "arena.guarded", MUTEX_RANK_LEAF) != 0) {
+	if (harden_init(&a->harden, secret_mix(ind, (uintptr_t)a)) != 0) {
 		base_delete(b);
 		return NULL;
 	}
-#endif
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		a->bins[i].cur = &arena_slab_empty;
@@ -86,8 +94,10 @@ arena_t *arena_acquire(void) {
 		pool = a->pool_next;
 		pool_count--;
 		while (!arena_claim(a))
-			;  /* a freeing thread holds it for one free */
-		a->n_adopted++;
+			;  /* a freeing thread (or a stats reader) holds it */
+		atomic_store_explicit(&a->n_adopted, atomic_load_explicit(
+		    &a->n_adopted, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
 	} else {
 		unsigned n = atomic_load_explicit(&narenas, memory_order_relaxed);
 		if (n < ARENAS_MAX && (a = arena_create(n)) != NULL) {
@@ -101,7 +111,6 @@ arena_t *arena_acquire(void) {
 }
 
 static void arena_tidy(arena_t *a);
-static void arena_guarded_flush(arena_t *a);
 
 void arena_release(arena_t *a) {
 	arena_tidy(a);
@@ -145,36 +154,78 @@ size_t arena_unmap_free_all(void) {
 	size_t total = 0;
 	unsigned n = arena_count();
 	for (unsigned i = 0; i < n; i++) {
-		arena_guarded_flush(arenas[i]);
+		if (config_hardened)
+			harden_kept_flush(&arenas[i]->harden, &arenas[i]->pages);
 		total += pages_unmap_free(&arenas[i]->pages);
 	}
 	return total;
 }
 
-void arena_purge_all(void) {
-	unsigned n = arena_count();
-	for (unsigned i = 0; i < n; i++) {
-		arena_guarded_flush(arenas[i]);
-		pages_purge(&arenas[i]->pages, true);
-	}
+void arena_purge(arena_t *a) {
+	if (config_hardened)
+		harden_kept_flush(&a->harden, &a->pages);
+	pages_purge(&a->pages, true);
 }
 
-static void partial_push(bin_t *bin, slab_t *s) {
+void arena_purge_all(void) {
+	unsigned n = arena_count();
+	for (unsigned i = 0; i < n; i++)
+		arena_purge(arenas[i]);
+}
+
+/* Debug builds: the partial list of class ind holds npartial slabs whose
+ * `parked` add up to `parked` (owner). */
+static void arena_park_check(const arena_t *a, unsigned ind) {
+	if (!config_debug)
+		return;
+	uint64_t n = 0, parked = 0;
+	for (const slab_t *s = a->bins[ind].partial; s != NULL; s = s->next) {
+		BM_ASSERT(s->state == SLAB_PARTIAL && s->parked <= s->nblocks);
+		n++;
+		parked += s->parked;
+	}
+	BM_ASSERT(n == a->park[ind].npartial && parked == a->park[ind].parked);
+}
+
+/* Publish class ind's figures (owner, on a slow path of the class). */
+static void arena_bin_publish(arena_t *a, unsigned ind) {
+	const bin_t *bin = &a->bins[ind];
+	const bin_park_t *pk = &a->park[ind];
+	arena_park_check(a, ind);
+	uint64_t listed = pk->npartial + (bin->spare != NULL) +
+	    (bin->cur != &arena_slab_empty);
+	uint64_t full = bin->nslabs > listed ? bin->nslabs - listed : 0;
+	bin_pub_t *pub = &a->pub[ind];
+	atomic_store_explicit(&pub->live, full * bin_nblocks[ind] +
+	    bin->cur->used + pk->parked, memory_order_relaxed);
+	atomic_store_explicit(&pub->slabs, bin->nslabs, memory_order_relaxed);
+	atomic_store_explicit(&pub->refills, bin->nrequests,
+	    memory_order_relaxed);
+}
+
+static void partial_push(arena_t *a, bin_t *bin, slab_t *s) {
+	bin_park_t *pk = &a->park[s->ext.szind];
 	s->state = SLAB_PARTIAL;
 	s->prev = NULL;
 	s->next = bin->partial;
 	if (s->next != NULL)
 		s->next->prev = s;
 	bin->partial = s;
+	s->parked = s->used;
+	pk->parked += s->used;
+	pk->npartial++;
 }
 
-static void partial_unlink(bin_t *bin, slab_t *s) {
+static void partial_unlink(arena_t *a, bin_t *bin, slab_t *s) {
+	bin_park_t *pk = &a->park[s->ext.szind];
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
 		bin->partial = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	pk->parked -= s->parked;
+	pk->npartial--;
 }
 
 /* A fresh slab for bin ind: the spare, or a new run. */
@@ -222,70 +273,36 @@ static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
 
 /* Re-file slab s after blocks came back to it (local or collected). */
 static void arena_slab_refile(arena_t *a, slab_t *s) {
-	bin_t *bin = &a->bins[s->ext.szind];
+	unsigned ind = s->ext.szind;
+	bin_t *bin = &a->bins[ind];
 	if (s->state == SLAB_FULL && s->free != NULL) {
 		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
-		partial_push(bin, s);
+		partial_push(a, bin, s);
 	}
 	if (s->used == 0 && s->state == SLAB_PARTIAL) {
-		partial_unlink(bin, s);
+		partial_unlink(a, bin, s);
 		arena_slab_retire_empty(a, bin, s);
+	} else if (s->state == SLAB_PARTIAL) {
+		a->park[ind].parked += (uint64_t)s->used - s->parked;
+		s->parked = s->used;
 	}
+	arena_bin_publish(a, ind);
 }
 
+/* The free paths below may call the kernel (unmap, purge, mincore) or map
+ * metadata; free() must leave errno as it was, whatever they meet. */
 void arena_free_local_slow(arena_t *a, slab_t *s) {
+	int saved = errno;
 	arena_slab_refile(a, s);
-}
-
-void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
-#ifdef BM_HARDENED
-	/* The slots from delayed_head on are in order of age; the block freed
-	 * now is one of the ARENA_DELAYED_PICK oldest, chosen at random; the
-	 * oldest takes its slot and p the oldest's, which becomes the
-	 * youngest. Nearly first in, first out: the order in which a program
-	 * freed its blocks, and so its locality, mostly survives. */
-	unsigned head = a->delayed_head % ARENA_DELAYED;
-	unsigned pick = (head + (unsigned)(secret_rng_next(&a->rng) %
-	    ARENA_DELAYED_PICK)) % ARENA_DELAYED;
-	arena_delayed_t old = a->delayed[pick];
-	a->delayed[pick] = a->delayed[head];
-	a->delayed[head].p = p;
-	a->delayed[head].s = s;
-	a->delayed_head++;
-	if (old.p != NULL) {
-		slab_delayed_check(old.s, old.p);
-		arena_free_local(a, old.s, old.p);
-	}
-#else
-	arena_free_local(a, s, p);
-#endif
-}
-
-bool arena_delayed_has(const arena_t *a, const void *p) {
-#ifdef BM_HARDENED
-	for (unsigned i = 0; i < ARENA_DELAYED; i++) {
-		if (a->delayed[i].p == p)
-			return true;
-	}
-#else
-	(void)a;
-	(void)p;
-#endif
-	return false;
+	errno = saved;
 }
 
 /* Free every delayed block (the thread is leaving its arena). */
 static void arena_delayed_flush(arena_t *a) {
-#ifdef BM_HARDENED
-	for (unsigned i = 0; i < ARENA_DELAYED; i++) {
-		arena_delayed_t d = a->delayed[i];
-		a->delayed[i].p = NULL;
-		if (d.p != NULL)
-			arena_free_local(a, d.s, d.p);
-	}
-#else
-	(void)a;
-#endif
+	slab_t *s;
+	void *p;
+	while (config_hardened && (p = harden_delayed_pop(&a->harden, &s)))
+		arena_free_local(a, s, p);
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
@@ -316,11 +333,13 @@ static void arena_drain_remote(arena_t *a) {
 
 /* Free p into slab s of arena a, whose token the caller holds. */
 static void arena_free_claimed(arena_t *a, slab_t *s, void *p) {
+	int saved = errno;
 	arena_count_remote(s, slab_collect(s));
 	slab_free_local(s, p);
 	if (s->used == 0 || s->state == SLAB_FULL)
 		arena_slab_refile(a, s);
 	arena_drain_remote(a);
+	errno = saved;
 }
 
 void arena_free_remote(slab_t *s, void *p) {
@@ -394,7 +413,10 @@ static void arena_slab_check(slab_t *s) {
 		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
 }
 
-void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
+/* A block of class ind when the current slab ran dry: its remote frees or
+ * untouched blocks, else another slab (published: the class's slabs
+ * changed). NULL when out of memory. */
+static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
 	slab_t *s = bin->cur;
 	void *p;
@@ -408,181 +430,79 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 	arena_drain_remote(a);
 	s = bin->partial;
 	if (s != NULL)
-		partial_unlink(bin, s);
+		partial_unlink(a, bin, s);
 	else if ((s = arena_slab_new(a, ind)) == NULL)
 		return NULL;
 	arena_slab_check(s);
 	s->state = SLAB_CURRENT;
 	bin->cur = s;
-	if ((p = slab_alloc(s)) != NULL)
-		return p;
-	return arena_slab_refill(s);
+	if ((p = slab_alloc(s)) == NULL)
+		p = arena_slab_refill(s);
+	arena_bin_publish(a, ind);
+	return p;
 }
 
-/* Hardened builds: make the last page of run e a guard. When the kernel
- * refuses (too many mappings) the page stays an unused accessible one. */
-static void arena_guard_set(const extent_t *e) {
-	if (config_hardened)
-		os_guard((void *)(e->addr + e->size - PAGE), PAGE);
-}
-
-/* Hardened builds: give large run e back to the pages, guard lifted. */
-static void arena_guarded_release(arena_t *a, extent_t *e) {
-	os_commit((void *)(e->addr + e->size - PAGE), PAGE);
-	extent_run_free(&a->pages, e, true);
-}
-
-/* Hardened builds: a kept guarded run of size bytes at alignment, back in
- * the rtree, or NULL. */
-static extent_t *arena_guarded_take(arena_t *a, size_t size,
-    size_t alignment) {
-	extent_t *e = NULL;
-#ifdef BM_HARDENED
-	uintptr_t mask = MAX(alignment, PAGE) - 1;
-	mutex_lock(&a->guarded_lock);
-	for (unsigned i = 0; i < ARENA_GUARDED && e == NULL; i++) {
-		extent_t *g = a->guarded[i];
-		if (g != NULL && g->size == size && (g->addr & mask) == 0) {
-			e = g;
-			a->guarded[i] = NULL;
-			a->guarded_bytes -= size;
-		}
-	}
-	mutex_unlock(&a->guarded_lock);
-	if (e != NULL)
-		rtree_set((void *)e->addr, e);
-#else
-	(void)a;
-	(void)size;
-	(void)alignment;
-#endif
-	return e;
-}
-
-/* Hardened builds: keep the freed large run e guarded for reuse (out of
- * the rtree, so that freeing it again is an invalid pointer); a run kept
- * before may have to make room. False when e is too large to keep. */
-static bool arena_guarded_put(arena_t *a, extent_t *e) {
-#ifdef BM_HARDENED
-	if (e->size > ARENA_GUARDED_MAX + PAGE)
-		return false;
-	rtree_set((void *)e->addr, NULL);
-	extent_t *out[ARENA_GUARDED];
-	unsigned nout = 0, i = 0;
-	mutex_lock(&a->guarded_lock);
-	while (i < ARENA_GUARDED && a->guarded[i] != NULL)
-		i++;
-	/* Make room in slots and bytes, releasing kept runs in turn. */
-	while (i == ARENA_GUARDED ||
-	    a->guarded_bytes + e->size > ARENA_GUARDED_BYTES) {
-		unsigned k = a->guarded_next++ % ARENA_GUARDED;
-		if (a->guarded[k] != NULL) {
-			out[nout++] = a->guarded[k];
-			a->guarded_bytes -= a->guarded[k]->size;
-			a->guarded[k] = NULL;
-		}
-		if (i == ARENA_GUARDED)
-			i = k;
-	}
-	a->guarded[i] = e;
-	a->guarded_bytes += e->size;
-	mutex_unlock(&a->guarded_lock);
-	while (nout > 0)
-		arena_guarded_release(a, out[--nout]);
-	return true;
-#else
-	(void)a;
-	(void)e;
-	return false;
-#endif
-}
-
-/* Hardened builds: give back every kept guarded run of a. */
-static void arena_guarded_flush(arena_t *a) {
-#ifdef BM_HARDENED
-	extent_t *kept[ARENA_GUARDED];
-	mutex_lock(&a->guarded_lock);
-	for (unsigned i = 0; i < ARENA_GUARDED; i++) {
-		kept[i] = a->guarded[i];
-		a->guarded[i] = NULL;
-	}
-	a->guarded_bytes = 0;
-	mutex_unlock(&a->guarded_lock);
-	for (unsigned i = 0; i < ARENA_GUARDED; i++) {
-		if (kept[i] != NULL)
-			arena_guarded_release(a, kept[i]);
-	}
-#else
-	(void)a;
-#endif
+void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
+	return arena_bin_refill(a, ind);
 }
 
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed) {
-	extent_t *e = config_hardened ? arena_guarded_take(a, usize + PAGE,
-	    alignment) : NULL;
+	extent_t *e = config_hardened ? harden_kept_take(&a->harden, usize +
+	    PAGE, alignment) : NULL;
 	if (e != NULL) {
 		*zeroed = false;
 	} else {
-		e = extent_run_alloc(&a->pages, NULL, usize + ARENA_GUARD,
+		e = extent_run_alloc(&a->pages, NULL, usize + HARDEN_GUARD,
 		    alignment, EXTENT_LARGE, zeroed);
 		if (e == NULL)
 			return NULL;
-		arena_guard_set(e);
+		if (config_hardened)
+			harden_guard(e);
 	}
-	a->n_large++;
-	a->n_large_bytes += e->size;
+	atomic_store_explicit(&a->n_large, atomic_load_explicit(&a->n_large,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
 	return (void *)e->addr;
 }
 
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
-	size += ARENA_GUARD;
+	size += HARDEN_GUARD;
 	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
 		e = extent_huge_alloc(&a->pages, size, alignment);
-	if (e == NULL)
-		return NULL;
-	arena_guard_set(e);
-	return (void *)e->addr;
-}
-
-int arena_large_resize(extent_t *e, size_t usize) {
-	arena_t *a = e->owner;
-	size_t want = usize + ARENA_GUARD;
-	if (want == e->size)
-		return 0;
-	if (config_hardened)
-		os_commit((void *)(e->addr + e->size - PAGE), PAGE);
-	int err = 0;
-	if (want < e->size)
-		extent_run_shrink(&a->pages, e, want);
-	else
-		err = extent_run_grow(&a->pages, e, want);
-	arena_guard_set(e);  /* the new last page, or the old one again */
-	return err;
+	if (e != NULL && config_hardened)
+		harden_guard(e);
+	return e != NULL ? (void *)e->addr : NULL;
 }
 
 void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
+	int saved = errno;
 	if (e->kind == EXTENT_LARGE) {
 		if (!config_hardened)
 			extent_run_free(&a->pages, e, true);
-		else if (!arena_guarded_put(a, e))
-			arena_guarded_release(a, e);
+		else if (!harden_kept_put(&a->harden, &a->pages, e)) {
+			harden_unguard(e);
+			extent_run_free(&a->pages, e, true);
+		}
 	} else {
 		extent_huge_free(&a->pages, e);
 	}
+	errno = saved;
 }
 
 /* Give back what an exiting thread's arena holds for nothing: collect
  * remote frees, and return empty current and spare slabs to the pages. */
 static void arena_tidy(arena_t *a) {
 	arena_delayed_flush(a);
-	arena_guarded_flush(a);
+	if (config_hardened)
+		harden_kept_flush(&a->harden, &a->pages);
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];
 		slab_t *s = bin->cur;
+		if (s == &arena_slab_empty && bin->spare == NULL)
+			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
 			if (s->used == 0) {
@@ -594,5 +514,80 @@ static void arena_tidy(arena_t *a) {
 			arena_slab_release(a, bin, bin->spare);
 			bin->spare = NULL;
 		}
+		arena_bin_publish(a, i);
 	}
+}
+
+unsigned arena_index(const arena_t *a) {
+	return a->ind;
+}
+
+base_t *arena_base(const arena_t *a) {
+	return a->base;
+}
+
+size_t arena_bin_slab_size(unsigned ind) {
+	return ind < SZ_NSMALL ? bin_slab_size[ind] : 0;
+}
+
+uint64_t arena_adopted(const arena_t *a) {
+	return atomic_load_explicit(&a->n_adopted, memory_order_relaxed);
+}
+
+/* Class ind's figures from the bin itself: only its owner or the holder of
+ * its token may call this. Full slabs are on no list and hold all their
+ * blocks; the current and partial slabs count their `used`. */
+static void arena_bin_read(const arena_t *a, unsigned ind,
+    arena_bin_stats_t *out) {
+	const bin_t *bin = &a->bins[ind];
+	uint64_t listed = 0, live = 0;
+	if (bin->cur != &arena_slab_empty) {
+		live += bin->cur->used;
+		listed++;
+	}
+	if (bin->spare != NULL)
+		listed++;
+	for (const slab_t *s = bin->partial; s != NULL; s = s->next) {
+		live += s->used;
+		listed++;
+	}
+	out->slabs = bin->nslabs;
+	out->capacity = out->slabs * bin_nblocks[ind];
+	live += (out->slabs > listed ? out->slabs - listed : 0) *
+	    bin_nblocks[ind];
+	out->live = MIN(live, out->capacity);
+	out->refills = bin->nrequests;
+}
+
+/* Class ind's figures as the owner last published them. */
+static void arena_bin_read_published(const arena_t *a, unsigned ind,
+    arena_bin_stats_t *out) {
+	const bin_pub_t *pub = &a->pub[ind];
+	out->slabs = atomic_load_explicit(&pub->slabs, memory_order_relaxed);
+	out->capacity = out->slabs * bin_nblocks[ind];
+	out->live = MIN(atomic_load_explicit(&pub->live, memory_order_relaxed),
+	    out->capacity);
+	out->refills = atomic_load_explicit(&pub->refills,
+	    memory_order_relaxed);
+}
+
+void arena_stats_get(arena_t *a, bool own, arena_stats_t *out) {
+	memset(out, 0, sizeof(*out));
+	pages_stats_get(&a->pages, &out->pages);
+	base_stats_get(a->base, &out->base);
+	out->remote_frees = atomic_load_explicit(&a->remote_frees,
+	    memory_order_relaxed);
+	out->adopted = arena_adopted(a);
+	out->large_nmalloc = atomic_load_explicit(&a->n_large,
+	    memory_order_relaxed);
+	bool claimed = !own && arena_claim(a);
+	out->exact = own || claimed;
+	for (unsigned i = 0; i < SZ_NSMALL; i++) {
+		if (out->exact)
+			arena_bin_read(a, i, &out->bins[i]);
+		else
+			arena_bin_read_published(a, i, &out->bins[i]);
+	}
+	if (claimed)
+		arena_unclaim(a);
 }

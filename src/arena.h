@@ -12,6 +12,10 @@
  * when other threads free it), or pushes remotely when the token is busy.
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.
+ * Statistics: other threads never read the bins. The owner publishes each
+ * class's figures into atomics (`pub`) whenever the class's slabs change;
+ * arena_stats_get reads the bins themselves only for their owner or under
+ * the ownership token (a pooled arena), and the published figures otherwise.
  */
 #ifndef BM_ARENA_H
 #define BM_ARENA_H
@@ -19,6 +23,7 @@
 #include "common.h"
 #include "base.h"
 #include "extent.h"
+#include "harden.h"
 #include "slab.h"
 #include "sz.h"
 
@@ -33,23 +38,18 @@ typedef struct {
 	uint64_t nrequests;   /* slow-path refills (stats) */
 } bin_t;
 
-/* Hardened builds: the page after each large and huge block, made
- * inaccessible (a guard), and the blocks a thread freed last, kept from
- * reuse for a while (the one let go is picked at random among the oldest). */
-#define ARENA_GUARD (config_hardened ? PAGE : 0)
-#define ARENA_DELAYED 64
-#define ARENA_DELAYED_PICK 8
-/* Hardened builds: freed large runs of up to ARENA_GUARDED_MAX bytes kept
- * with their guard set (at most ARENA_GUARDED of them, ARENA_GUARDED_BYTES
- * together), so that a new block of the same size costs no mprotect. */
-#define ARENA_GUARDED 64
-#define ARENA_GUARDED_MAX ((size_t)1 << 20)
-#define ARENA_GUARDED_BYTES ((size_t)8 << 20)
 
+/* The owner's bookkeeping of a bin's partial slabs, for the published
+ * figures (owner only). */
 typedef struct {
-	void *p;
-	slab_t *s;
-} arena_delayed_t;
+	uint64_t parked;      /* sum of the partial slabs' `parked` */
+	uint32_t npartial;    /* slabs on the partial list */
+} bin_park_t;
+
+/* A class's figures as the owner last published them. */
+typedef struct {
+	_Atomic uint64_t live, slabs, refills;
+} bin_pub_t;
 
 typedef struct arena_s arena_t;
 struct arena_s {
@@ -58,17 +58,13 @@ struct arena_s {
 	base_t *base;
 	slab_t *slab_cache;                    /* owner only */
 	arena_t *pool_next;
-	uint64_t n_large, n_large_bytes;       /* owner's large allocs (stats) */
-	uint64_t n_adopted;                    /* taken from the pool (stats) */
-#ifdef BM_HARDENED
-	arena_delayed_t delayed[ARENA_DELAYED]; /* owner only */
-	unsigned delayed_head;                  /* the oldest delayed free */
-	uint64_t rng;                           /* picks the one to free */
-	mutex_t guarded_lock;                   /* rank LEAF: the runs below */
-	extent_t *guarded[ARENA_GUARDED];       /* not in the rtree */
-	size_t guarded_bytes;                   /* their sizes */
-	unsigned guarded_next;                  /* the slot replaced next */
-#endif
+	_Atomic uint64_t n_large;              /* large runs allocated (stats;
+	                                        * the owner stores) */
+	_Atomic uint64_t n_adopted;            /* taken from the pool (stats;
+	                                        * stored under the pool lock) */
+	bin_park_t park[SZ_NSMALL];            /* owner only */
+	bin_pub_t pub[SZ_NSMALL];              /* owner stores, anyone loads */
+	harden_t harden;                       /* hardened builds' state */
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
 	_Atomic int claimed;                   /* a thread acts as the owner */
 	_Atomic uint64_t remote_frees;
@@ -89,25 +85,16 @@ void arena_release(arena_t *a);
 void *arena_malloc_small_slow(arena_t *a, unsigned ind);
 /* After a local free left slab s empty or took it out of the full state. */
 void arena_free_local_slow(arena_t *a, slab_t *s);
-/* Hardened builds: the owner's free of p (in slab s of a), delayed: p joins
- * the arena's ARENA_DELAYED delayed frees and one of the oldest of them,
- * picked at random, is freed. Default builds: arena_free_local. */
-void arena_free_delayed(arena_t *a, slab_t *s, void *p);
-/* True when p waits among a's delayed frees (owner only). */
-bool arena_delayed_has(const arena_t *a, const void *p);
 /* A free into slab s from a thread that does not own s's arena. */
 void arena_free_remote(slab_t *s, void *p);
 /* Large (page run) allocation of usize bytes (sz_s2u of the request) at
- * alignment, followed by ARENA_GUARD bytes of guard; *zeroed tells if the
+ * alignment, followed by HARDEN_GUARD bytes of guard; *zeroed tells if the
  * memory reads as zero. NULL on failure. */
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed);
-/* Huge allocation (own mapping, ARENA_GUARD bytes of guard after size);
+/* Huge allocation (own mapping, HARDEN_GUARD bytes of guard after size);
  * zeroed. NULL on failure. */
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);
-/* Resize the large run e in place to usize usable bytes (its guard page
- * moved along in hardened builds). 0, or ENOMEM (unchanged). */
-int arena_large_resize(extent_t *e, size_t usize);
 /* Free a large or huge run, from any thread. */
 void arena_free_run(extent_t *e);
 /* In the fork child: drop from the pool the arenas whose token a vanished
@@ -115,14 +102,55 @@ void arena_free_run(extent_t *e);
 void arena_postfork_child(void);
 /* Unmap every arena's free runs (a map failed); the bytes given back. */
 size_t arena_unmap_free_all(void);
-/* Purge every arena's dirty pages now (malloc_trim); hardened builds also
- * give back the guarded runs they keep. */
+/* Purge a's dirty pages now (hardened builds: and give back the guarded
+ * runs it keeps). */
+void arena_purge(arena_t *a);
+/* Purge every arena's dirty pages now (malloc_trim). */
 void arena_purge_all(void);
 /* Number of arenas created / currently in the pool. */
 unsigned arena_count(void);
 unsigned arena_count_abandoned(void);
 /* The i-th arena (i < arena_count()), for stats. */
 arena_t *arena_get(unsigned i);
+/* a's index in the registry, and its base. */
+unsigned arena_index(const arena_t *a);
+base_t *arena_base(const arena_t *a);
+/* Bytes of a slab of class ind (the same in every arena; 0 before boot). */
+size_t arena_bin_slab_size(unsigned ind);
+
+/* One class's figures in an arena: objects out (blocks freed by other
+ * threads count until the owner collects them), live slabs (the spare
+ * included), their blocks, slow-path refills. */
+typedef struct {
+	uint64_t live, slabs, capacity, refills;
+} arena_bin_stats_t;
+
+/* The figures of an arena other than its classes' (fields of arena_stats_t,
+ * and of stats' stats_arena_t, which adds the figures derived from them). */
+#define ARENA_STATS_COUNTERS \
+	pages_stats_t pages;      /* its pages' snapshot */ \
+	base_stats_t base;        /* its base's snapshot */ \
+	uint64_t remote_frees;    /* remote frees the owner collected */ \
+	uint64_t adopted;         /* times taken from the pool */ \
+	uint64_t large_nmalloc;   /* large runs ever allocated */
+
+/* An arena's figures: its pages' and its base's snapshots, its own
+ * counters, its classes. */
+typedef struct {
+	ARENA_STATS_COUNTERS
+	bool exact;               /* the classes were read, not published */
+	arena_bin_stats_t bins[SZ_NSMALL];
+} arena_stats_t;
+
+/* Snapshot of a's figures; own: the caller is a's owner thread. The classes
+ * are read from the bins by the owner, or under the ownership token when a
+ * sits in the pool (exact); otherwise they are what the owner published the
+ * last time each class's slabs changed: slabs exact, refills and live short
+ * of what the current slab served since, live also counting blocks freed
+ * into partial slabs since they were filed (see README "Accuracy"). */
+void arena_stats_get(arena_t *a, bool own, arena_stats_t *out);
+/* Times a was taken from the pool. */
+uint64_t arena_adopted(const arena_t *a);
 
 /* The owner's free of p into slab s of its arena a. */
 BM_INLINE void arena_free_local(arena_t *a, slab_t *s, void *p) {
@@ -130,6 +158,28 @@ BM_INLINE void arena_free_local(arena_t *a, slab_t *s, void *p) {
 	if (UNLIKELY(s->state != SLAB_CURRENT) &&
 	    (s->used == 0 || s->state == SLAB_FULL))
 		arena_free_local_slow(a, s);
+}
+
+/* Hardened builds: the owner's free of p (in slab s of a), delayed: p joins
+ * the arena's delayed frees and one of the oldest of them, picked at
+ * random, is freed (harden_delay). Default builds: arena_free_local. */
+BM_INLINE void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
+	slab_t *old_s = s;
+	void *old = config_hardened ? harden_delay(&a->harden, s, p, &old_s) : p;
+	if (old != NULL)
+		arena_free_local(a, old_s, old);
+}
+
+/* Resize the large run e in place to usize usable bytes (its guard page
+ * moved along in hardened builds). 0, or ENOMEM (unchanged). */
+BM_INLINE int arena_large_resize(extent_t *e, size_t usize) {
+	return harden_run_resize(&((arena_t *)e->owner)->pages, e,
+	    usize + HARDEN_GUARD);
+}
+
+/* True when p waits among a's delayed frees (owner only). */
+BM_INLINE bool arena_delayed_has(const arena_t *a, const void *p) {
+	return config_hardened && harden_delayed_has(&a->harden, p);
 }
 
 #endif

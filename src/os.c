@@ -1,23 +1,39 @@
 /*
  * os: the only file that calls mmap, munmap, mremap, mprotect and madvise,
  * and the only one that reads system facts (THP mode from /sys, CPU count,
- * clock, random bytes from getrandom or /dev/urandom). Every
- * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
- * read with open/read into a stack buffer: no stdio, no allocation.
+ * clock, random bytes from getrandom or /dev/urandom),
+ * opens files, writes to fds, and creates thread keys. Every call is
+ * thread-safe and lock-free; counters are relaxed atomics. /sys is read with
+ * open/read into a stack buffer: no stdio, no allocation. Reads and writes
+ * use the raw system calls (syscall(2)), so none is a cancellation point: a
+ * thread with a pending cancel finishes what the allocator writes.
+ * The int-returning calls that act on memory give their error as the value
+ * and restore errno (free() must never change errno). The stdio list lock
+ * functions are libc's exported ABI (glibc, since 2.2.5), referenced weakly
+ * so that the library still loads where they do not exist; no lookup (no
+ * dlsym).
  */
 #include "os.h"
-#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+_Static_assert(sizeof(os_key_t) == sizeof(pthread_key_t),
+    "os_key_t holds a pthread_key_t");
+
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
 
 static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
 static unsigned os_cpus = 1;
@@ -32,12 +48,12 @@ static _Atomic uint64_t fault_countdown;
 
 static os_thp_mode_t os_read_thp_mode(void) {
 	char buf[128];
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
-	    O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD,
+	    "/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return OS_THP_UNKNOWN;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	long n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	os_close(fd);
 	if (n <= 0)
 		return OS_THP_UNKNOWN;
 	buf[n] = '\0';
@@ -50,13 +66,13 @@ static os_thp_mode_t os_read_thp_mode(void) {
 	return OS_THP_UNKNOWN;
 }
 
+long os_page_size_system(void) {
+	return sysconf(_SC_PAGESIZE);
+}
+
 int os_boot(void) {
-	long ps = sysconf(_SC_PAGESIZE);
-	if (ps != (long)PAGE) {
-		log_warn("page size %ld is not supported (built for %zu)", ps,
-		    PAGE);
+	if (os_page_size_system() != (long)PAGE)
 		return EINVAL;
-	}
 	os_thp = os_read_thp_mode();
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
@@ -83,13 +99,14 @@ void os_fault_inject(uint64_t nth) {
 #endif
 }
 
-void *os_map(size_t size) {
+/* flags: MAP_NORESERVE or 0 (the kernel's overcommit check applies). */
+static void *os_map_flags(size_t size, int flags) {
 	if (os_fault_now()) {
 		errno = EAGAIN;  /* a failure, but not address-space exhaustion */
 		return NULL;
 	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	    MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	COUNT(n_mmap, 1);
@@ -97,40 +114,70 @@ void *os_map(size_t size) {
 	return p;
 }
 
+void *os_map(size_t size) {
+	return os_map_flags(size, MAP_NORESERVE);
+}
+
+/* errno as the result, errno itself restored to saved. */
+static int os_error(int saved) {
+	int err = errno;
+	errno = saved;
+	return err;
+}
+
 int os_unmap(void *addr, size_t size) {
+	int saved = errno;
 	if (munmap(addr, size) != 0)
-		return errno;
+		return os_error(saved);
 	COUNT(n_munmap, 1);
 	COUNT(bytes_unmapped, size);
 	return 0;
 }
 
+/* Give back a fresh mapping that cannot be used (the kernel would not cut
+ * it: at its limit on mappings, an unmap that splits one fails with
+ * ENOMEM) and fail with ENOMEM. Unmapping it whole splits less (at most
+ * one side); should even that fail, the bytes stay mapped, untouched. */
+static void *os_map_undo(void *addr, size_t size) {
+	os_unmap(addr, size);
+	errno = ENOMEM;
+	return NULL;
+}
+
 /* Over-map by alignment - PAGE and unmap the misaligned head and tail. */
-static void *os_map_trimmed(size_t size, size_t alignment) {
+static void *os_map_trimmed(size_t size, size_t alignment, int flags) {
 	size_t over = size + alignment - PAGE;
 	if (over < size)
 		return NULL;
-	char *p = os_map(over);
+	char *p = os_map_flags(over, flags);
 	if (p == NULL)
 		return NULL;
 	char *aligned = (char *)ALIGN_UP((uintptr_t)p, alignment);
 	size_t lead = (size_t)(aligned - p);
 	size_t trail = over - lead - size;
-	if (lead != 0)
-		os_unmap(p, lead);
-	if (trail != 0)
-		os_unmap(aligned + size, trail);
+	if (lead != 0 && os_unmap(p, lead) != 0)
+		return os_map_undo(p, over);
+	if (trail != 0 && os_unmap(aligned + size, trail) != 0)
+		return os_map_undo(aligned, size + trail);
 	return aligned;
 }
 
-void *os_map_aligned(size_t size, size_t alignment) {
-	if (alignment <= PAGE)
-		return os_map(size);
-	void *p = os_map(size);
-	if (p == NULL || ((uintptr_t)p & (alignment - 1)) == 0)
+static void *os_map_aligned_flags(size_t size, size_t alignment, int flags) {
+	void *p = os_map_flags(size, flags);
+	if (alignment <= PAGE || p == NULL ||
+	    ((uintptr_t)p & (alignment - 1)) == 0)
 		return p;
-	os_unmap(p, size);
-	return os_map_trimmed(size, alignment);
+	if (os_unmap(p, size) != 0)
+		return os_map_undo(p, size);
+	return os_map_trimmed(size, alignment, flags);
+}
+
+void *os_map_aligned(size_t size, size_t alignment) {
+	return os_map_aligned_flags(size, alignment, MAP_NORESERVE);
+}
+
+void *os_map_accounted(size_t size, size_t alignment) {
+	return os_map_aligned_flags(size, alignment, 0);
 }
 
 void *os_remap(void *addr, size_t old_size, size_t new_size) {
@@ -148,28 +195,35 @@ void *os_remap(void *addr, size_t old_size, size_t new_size) {
 }
 
 int os_commit(void *addr, size_t size) {
-	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+	int saved = errno;
+	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0
+	    : os_error(saved);
 }
 
 int os_decommit(void *addr, size_t size) {
+	int saved = errno;
 	void *p = mmap(addr, size, PROT_NONE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-	return p == addr ? 0 : errno;
+	return p == addr ? 0 : os_error(saved);
 }
 
 int os_guard(void *addr, size_t size) {
-	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : errno;
+	int saved = errno;
+	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : os_error(saved);
 }
 
 void *os_reserve(size_t size) {
+	int saved = errno;
 	void *p = mmap(NULL, size, PROT_NONE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
 	return p == MAP_FAILED ? NULL : p;
 }
 
 static int os_advise(void *addr, size_t size, int advice) {
+	int saved = errno;
 	COUNT(n_madvise, 1);
-	return madvise(addr, size, advice) == 0 ? 0 : errno;
+	return madvise(addr, size, advice) == 0 ? 0 : os_error(saved);
 }
 
 int os_purge_forced(void *addr, size_t size) {
@@ -183,10 +237,13 @@ int os_purge_lazy(void *addr, size_t size) {
 size_t os_resident(void *addr, size_t size) {
 	unsigned char vec[1024];
 	size_t resident = 0;
+	int saved = errno;
 	for (size_t off = 0; off < size; off += sizeof(vec) * PAGE) {
 		size_t len = MIN(size - off, sizeof(vec) * PAGE);
-		if (mincore((char *)addr + off, len, vec) != 0)
+		if (mincore((char *)addr + off, len, vec) != 0) {
+			errno = saved;
 			return size;
+		}
 		for (size_t i = 0; i < (len + PAGE - 1) / PAGE; i++)
 			resident += (vec[i] & 1) ? PAGE : 0;
 	}
@@ -221,7 +278,7 @@ unsigned os_ncpus(void) {
 static int os_fill(int fd, unsigned char *buf, size_t len) {
 	while (len > 0) {
 		long n = fd < 0 ? syscall(SYS_getrandom, buf, len, GRND_NONBLOCK)
-		    : read(fd, buf, len);
+		    : syscall(SYS_read, fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -236,10 +293,11 @@ int os_random(void *buf, size_t len) {
 	int saved = errno;
 	int err = os_fill(-1, buf, len);
 	if (err != 0) {
-		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/urandom",
+		    O_RDONLY | O_CLOEXEC);
 		err = fd < 0 ? errno : os_fill(fd, buf, len);
 		if (fd >= 0)
-			close(fd);
+			syscall(SYS_close, fd);
 	}
 	errno = saved;
 	return err;
@@ -270,4 +328,75 @@ void os_futex_wake(_Atomic uint32_t *addr) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
+}
+
+int os_write(int fd, const void *buf, size_t len) {
+	int saved = errno, err = 0;
+	const char *p = buf;
+	while (len > 0) {
+		long n = syscall(SYS_write, fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+	return err;
+}
+
+int os_open_trunc(const char *path, int *fd) {
+	int saved = errno, err = 0;
+	long r = syscall(SYS_openat, AT_FDCWD, path,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r < 0)
+		err = errno;
+	else
+		*fd = (int)r;
+	errno = saved;
+	return err;
+}
+
+void os_close(int fd) {
+	int saved = errno;
+	syscall(SYS_close, fd);
+	errno = saved;
+}
+
+int os_pid(void) {
+	return (int)getpid();
+}
+
+int os_key_create(os_key_t *key, void (*dtor)(void *)) {
+	pthread_key_t k;
+	int err = pthread_key_create(&k, dtor);
+	if (err == 0)
+		*key = (os_key_t)k;
+	return err;
+}
+
+int os_key_set(os_key_t key, const void *value) {
+	return pthread_setspecific((pthread_key_t)key, value);
+}
+
+bool os_threaded(void) {
+	return __libc_single_threaded == 0;
+}
+
+void os_stdio_lock(void) {
+	if (_IO_list_lock != NULL)
+		_IO_list_lock();
+}
+
+void os_stdio_unlock(void) {
+	if (_IO_list_unlock != NULL)
+		_IO_list_unlock();
+}
+
+void os_stdio_reset(void) {
+	if (_IO_list_resetlock != NULL)
+		_IO_list_resetlock();
 }

@@ -145,10 +145,7 @@ bool slab_has_free_block(slab_t *s, void *p) {
 /* Report an error found in the block at p; abort unless abort_on_invalid
  * is off. */
 static void slab_report(const char *call, const char *what, const void *p) {
-	log_warn("%s(): %s %p", call, what, p);
-	if (opt_abort_on_invalid)
-		log_fatal("aborting (set BASEMALLOC_CONF=abort_on_invalid:false "
-		    "to continue)");
+	log_error(opt_abort_on_invalid, "%s(): %s %p", call, what, p);
 }
 
 BM_NOINLINE void *slab_alloc_last(slab_t *s, void *b) {

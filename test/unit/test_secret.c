@@ -3,26 +3,24 @@
  * the reference vectors of its paper, and the process secret: secret_mix
  * is a function of its inputs, and a new secret gives other values.
  */
-#include "test.h"
+#include "check.h"
 #include "os.h"
 #include "secret.h"
 
-#include <errno.h>
-
-static void test_random(void) {
-	test_begin("os: random bytes from the kernel, errno kept");
+/* os: random bytes from the kernel, errno kept */
+static int test_random(void) {
 	uint64_t a[4] = { 0 }, b[4] = { 0 };
 	errno = 1234;
 	CHECK(os_random(a, sizeof(a)) == 0);
-	CHECK(errno == 1234);
+	CHECK(errno == 1234, "errno %d", errno);
 	CHECK(os_random(b, sizeof(b)) == 0);
-	CHECK(memcmp(a, b, sizeof(a)) != 0);
+	CHECK(memcmp(a, b, sizeof(a)) != 0, "two reads gave the same bytes");
 	CHECK((a[0] | a[1] | a[2] | a[3]) != 0);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_siphash_vectors(void) {
-	test_begin("secret: SipHash-2-4 gives the paper's outputs");
+/* secret: SipHash-2-4 gives the paper's outputs */
+static int test_siphash_vectors(void) {
 	unsigned char key[16], msg[64];
 	for (int i = 0; i < 16; i++)
 		key[i] = (unsigned char)i;
@@ -35,11 +33,11 @@ static void test_siphash_vectors(void) {
 	CHECK(secret_siphash(k0, k1, msg, 15) == 0xa129ca6149be45e5ull);
 	/* The reference implementation's first vector (empty message). */
 	CHECK(secret_siphash(k0, k1, msg, 0) == 0x726fdb47dd0e0e31ull);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_mix(void) {
-	test_begin("secret: secret_mix depends on both inputs and the secret");
+/* secret: secret_mix depends on both inputs and on the secret */
+static int test_mix(void) {
 	secret_boot();
 	uint64_t x = secret_mix(1, 2);
 	CHECK(secret_mix(1, 2) == x);
@@ -47,12 +45,13 @@ static void test_mix(void) {
 	CHECK(secret_mix(1, 3) != x);
 	CHECK(secret_mix(0, 0) != 0);
 	secret_boot();
-	CHECK(secret_mix(1, 2) != x);
-	test_end();
+	CHECK(secret_mix(1, 2) != x, "a new secret mixes the same");
+	return CHECK_OK;
 }
 
-static void test_rng(void) {
-	test_begin("secret: the generator covers its range");
+/* secret: the generator covers its range */
+static int test_rng(void) {
+	secret_boot();
 	uint64_t st = secret_mix(7, 7), seen = 0;
 	unsigned buckets[16] = { 0 };
 	for (int i = 0; i < 16000; i++) {
@@ -62,15 +61,19 @@ static void test_rng(void) {
 	}
 	CHECK(seen == UINT64_MAX);
 	for (int i = 0; i < 16; i++)
-		CHECKF(buckets[i] > 800 && buckets[i] < 1200, "bucket %d: %u", i,
+		CHECK(buckets[i] > 800 && buckets[i] < 1200, "bucket %d: %u", i,
 		    buckets[i]);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
-	test_random();
-	test_siphash_vectors();
-	test_mix();
-	test_rng();
-	return test_finish();
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_random),
+	CHECK_ENTRY(test_siphash_vectors),
+	CHECK_ENTRY(test_mix),
+	CHECK_ENTRY(test_rng),
+};
+
+int main(int argc, char **argv) {
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

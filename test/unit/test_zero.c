@@ -2,41 +2,36 @@
  * test_zero: the hardened build's zero-size region: distinct units, reuse
  * after free, double and interior frees told apart, and a fault on touch.
  */
-#include "test.h"
+#include "check.h"
 #include "zero.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-static void test_units(void) {
-	test_begin("zero: distinct units, reused after free");
-	REQUIRE(zero_boot() == 0);
+/* zero: distinct units, released and told apart from bad frees */
+static int test_units(void) {
 	enum { N = 1000 };
 	static char *u[N];
-	unsigned dup = 0;
+	CHECK(zero_boot() == 0);
 	for (int i = 0; i < N; i++) {
 		u[i] = zero_alloc();
-		REQUIRE(u[i] != NULL && zero_owns(u[i]) && zero_live(u[i]));
-		if (i > 0 && u[i] == u[i - 1])
-			dup++;
+		CHECK(u[i] != NULL && zero_owns(u[i]) && zero_live(u[i]));
+		CHECK(i == 0 || u[i] != u[i - 1], "unit %d handed out twice", i);
 	}
-	CHECK(dup == 0);
 	CHECK(zero_free(u[5]) == 0 && !zero_live(u[5]));
 	CHECK(zero_free(u[5]) == EALREADY);
 	CHECK(zero_free(u[6] + 1) == EINVAL);
 	CHECK(!zero_owns((char *)zero_base + ZERO_SIZE) && !zero_owns(NULL));
 	for (int i = 0; i < N; i++)
-		if (i != 5)
-			CHECK(zero_free(u[i]) == 0);
-	test_end();
+		CHECK(i == 5 || zero_free(u[i]) == 0, "unit %d", i);
+	return CHECK_OK;
 }
 
-static void test_fault(void) {
-	test_begin("zero: touching a unit faults");
+/* zero: touching a unit faults */
+static int test_fault(void) {
+	CHECK(zero_boot() == 0);
 	char *p = zero_alloc();
-	REQUIRE(p != NULL);
+	CHECK(p != NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
 		*(volatile char *)p = 1;
@@ -45,14 +40,18 @@ static void test_fault(void) {
 	int st = 0;
 	waitpid(pid, &st, 0);
 	/* Under ASan its SEGV handler reports and exits non-zero instead. */
-	CHECKF((WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) ||
+	CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) ||
 	    (WIFEXITED(st) && WEXITSTATUS(st) != 0), "status %#x", st);
 	CHECK(zero_free(p) == 0);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
-	test_units();
-	test_fault();
-	return test_finish();
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_units),
+	CHECK_ENTRY(test_fault),
+};
+
+int main(int argc, char **argv) {
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

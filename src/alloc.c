@@ -1,12 +1,12 @@
 /*
- * malloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
+ * alloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
  * malloc pops the current slab of the thread's bin; a free looks the pointer
  * up in the rtree and pushes it on its slab (locally or remotely). Nothing
  * here takes a lock except through the arena's slow paths and bootstrap.
  * Bootstrap runs once, under boot_lock, on the first call from any thread
  * (possibly from ld.so or libc before main); it allocates nothing from us.
  */
-#include "malloc.h"
+#include "alloc.h"
 #include "arena.h"
 #include "base.h"
 #include "conf.h"
@@ -16,7 +16,6 @@
 #include "rtree.h"
 #include "secret.h"
 #include "slab.h"
-#include "stats.h"
 #include "sz.h"
 #include "tsd.h"
 #include "zero.h"
@@ -32,12 +31,15 @@ static int malloc_boot_once(void) {
 	conf_boot();
 	sz_boot();
 	secret_boot();
-	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
-	    tsd_boot() != 0)
+	if (os_boot() != 0) {
+		log_warn("page size %ld is not supported (built for %zu)",
+		    os_page_size_system(), PAGE);
+		return ENOMEM;
+	}
+	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
 	if (config_hardened)
 		zero_boot();  /* without it zero-size requests are ordinary */
-	stats_boot();
 	return 0;
 }
 
@@ -75,24 +77,10 @@ __attribute__((constructor)) static void malloc_constructor(void) {
 	    malloc_postfork_child);
 }
 
-static void malloc_report_end(void) {
-	if (opt_abort_on_invalid)
-		log_fatal("aborting (set BASEMALLOC_CONF=abort_on_invalid:false "
-		    "to continue)");
-}
-
 /* Report a pointer basemalloc did not hand out (or no longer owns). */
 BM_NOINLINE static void malloc_report(const char *call, const char *what,
     const void *p) {
-	log_warn("%s(): %s %p", call, what, p);
-	malloc_report_end();
-}
-
-/* Report a sized free whose size the block at p cannot have. */
-BM_NOINLINE static void malloc_report_size(const char *call, size_t size,
-    const void *p) {
-	log_warn("%s(): invalid size %zu for %p", call, size, p);
-	malloc_report_end();
+	log_error(opt_abort_on_invalid, "%s(): %s %p", call, what, p);
 }
 
 /* Whether p, whose second word holds its slab's free key, is free: certain
@@ -149,7 +137,7 @@ static size_t malloc_usable(const extent_t *e, const void *p,
     const char *call) {
 	if (e->kind == EXTENT_SLAB)
 		return malloc_small_size((const slab_t *)e, p, call);
-	return e->size - ARENA_GUARD;
+	return e->size - HARDEN_GUARD;
 }
 
 BM_NOINLINE static void *malloc_enomem(void) {
@@ -186,11 +174,28 @@ static size_t malloc_run_size(size_t size, size_t alignment) {
 	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return usize;
-	return PAGE_CEILING(size);
+	return PAGE_CEILING(MAX(size, 1));
+}
+
+/* The small-allocation fast path, the one place it is written: a block of
+ * class ind from the current slab of a's bin, or NULL when that slab has
+ * none left (an empty bin's current slab is a placeholder without blocks). */
+BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
+	return slab_alloc(a->bins[ind].cur);
+}
+
+/* The fast path of malloc and calloc: a block for size from the calling
+ * thread's arena when it has one and the size is answered by table; NULL
+ * when the caller must take malloc_slow. */
+BM_INLINE void *malloc_fast(size_t size) {
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX))
+		return malloc_pop(a, sz_size2index(size));
+	return NULL;
 }
 
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->bins[ind].cur);
+	void *p = malloc_pop(a, ind);
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
@@ -271,13 +276,9 @@ BM_INLINE void *malloc_hardened(size_t size, bool zero) {
 void *bm_malloc(size_t size) {
 	if (config_hardened)
 		return malloc_hardened(size, false);
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return p;
-	}
+	void *p = malloc_fast(size);
+	if (LIKELY(p != NULL))
+		return p;
 	return malloc_slow(size, QUANTUM, false);
 }
 
@@ -287,13 +288,9 @@ void *bm_calloc(size_t n, size_t size) {
 		return malloc_enomem();
 	if (config_hardened)
 		return malloc_hardened(total, true);
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return memset(p, 0, total);
-	}
+	void *p = malloc_fast(total);
+	if (LIKELY(p != NULL))
+		return memset(p, 0, total);
 	return malloc_slow(total, QUANTUM, true);
 }
 
@@ -381,7 +378,7 @@ static bool malloc_size_matches(const extent_t *e, const void *p,
 	unsigned ind = malloc_class(size, alignment);
 	if (e->kind != EXTENT_SLAB)
 		return ind == SZ_NSMALL &&
-		    malloc_run_size(size, alignment) == e->size - ARENA_GUARD;
+		    malloc_run_size(size, alignment) == e->size - HARDEN_GUARD;
 	const slab_t *s = (const slab_t *)e;
 	if (config_hardened) {
 		size_t n = slab_tail_get(s, p);
@@ -396,14 +393,16 @@ BM_NOINLINE static void free_sized_slow(void *p, size_t size,
 		return;
 	if (config_hardened && zero_owns(p)) {
 		if (size != 0 && zero_live(p))
-			malloc_report_size(call, size, p);
+			log_error(opt_abort_on_invalid, "%s(): invalid size %zu "
+			    "for %p", call, size, p);
 		return free_zero(p, call);
 	}
 	extent_t *e = malloc_lookup(p, call);
 	if (e == NULL)
 		return;
 	if (!malloc_size_matches(e, p, size, alignment))
-		malloc_report_size(call, size, p);
+		log_error(opt_abort_on_invalid, "%s(): invalid size %zu for %p",
+		    call, size, p);
 	if (e->kind == EXTENT_SLAB)
 		free_small((slab_t *)e, p, call);
 	else
@@ -466,13 +465,18 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	}
 	if (size < SZ_HUGE_MIN)
 		return NULL;
-	if (usize == e->size - ARENA_GUARD)
+	if (usize == e->size - HARDEN_GUARD)
 		return p;
 	if (config_hardened)
 		return NULL;
 	arena_t *a = e->owner;
-	return extent_huge_resize(&a->pages, e, usize) == 0 ? (void *)e->addr
-	    : NULL;
+	int saved = errno;
+	if (extent_huge_resize(&a->pages, e, usize) == 0)
+		return (void *)e->addr;
+	/* A shrink the kernel refused (too many mappings to cut this one)
+	 * keeps the block as it is, as glibc does. */
+	errno = saved;
+	return usize < e->size - HARDEN_GUARD ? p : NULL;
 }
 
 void *bm_realloc(void *p, size_t size) {
@@ -544,12 +548,9 @@ void *bm_aligned_alloc(size_t alignment, size_t size) {
 int bm_posix_memalign(void **memptr, size_t alignment, size_t size) {
 	if (alignment < sizeof(void *) || !IS_POW2(alignment))
 		return EINVAL;
-	int saved = errno;
 	void *p = malloc_aligned(alignment, size);
-	if (p == NULL) {
-		errno = saved;
-		return ENOMEM;
-	}
+	if (p == NULL)
+		return ENOMEM;  /* errno is ENOMEM too, as glibc leaves it */
 	*memptr = p;
 	return 0;
 }
@@ -574,6 +575,16 @@ size_t bm_malloc_usable_size(const void *p) {
 	}
 	extent_t *e = malloc_lookup(p, "malloc_usable_size");
 	return e != NULL ? malloc_usable(e, p, "malloc_usable_size") : 0;
+}
+
+/* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */
+#define MALLOPT_MXFAST 1
+#define MALLOPT_MXFAST_MAX 160
+
+int bm_mallopt(int param, int value) {
+	if (param == MALLOPT_MXFAST)
+		return value >= 0 && value <= MALLOPT_MXFAST_MAX;
+	return 1;
 }
 
 int bm_malloc_trim(size_t pad) {
