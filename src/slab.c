@@ -68,21 +68,22 @@ int slab_extend(slab_t *s) {
  * it finds a bad link, so these stay in registers). */
 typedef struct {
 	uintptr_t addr, link_key;
-	uint64_t div;
 	uint32_t carved, nblocks;
 } slab_walk_t;
 
 static slab_walk_t slab_walk(const slab_t *s) {
-	return (slab_walk_t){ s->ext.addr, s->link_key, s->div,
+	return (slab_walk_t){ s->ext.addr, s->link_key,
 	    atomic_load_explicit(&s->carved, memory_order_relaxed), s->nblocks };
 }
 
-/* slab_next for a walk: the block after b, or NULL at the end of the list
- * or after reporting a bad link. */
+/* slab_next for a walk, which only reads the blocks it passes: the block
+ * after b, or NULL at the end of the list or after reporting a bad link.
+ * Only the bound is checked (reading inside the carved part is safe); a
+ * link off a block boundary is caught when it is popped, or, as the tail
+ * that collection writes to, by slab_collect itself. */
 static void *slab_walk_next(const slab_walk_t *w, slab_t *s, void *b) {
 	uintptr_t next = *(uintptr_t *)b ^ (uintptr_t)b ^ w->link_key;
-	uint64_t off = next - w->addr;
-	if (LIKELY(off < w->carved && off * w->div < w->div))
+	if (LIKELY(next - w->addr < w->carved))
 		return (void *)next;
 	return next == 0 ? NULL : slab_corrupt(s, b);
 }
@@ -94,13 +95,19 @@ uint32_t slab_collect(slab_t *s) {
 	    memory_order_acquire);
 	slab_walk_t w = slab_walk(s);
 	uint32_t n = 0;
-	void **tail = list;
+	void **tail = list, **prev = NULL;
 	for (void **b = list; b != NULL; b = slab_walk_next(&w, s, b)) {
+		prev = tail;
 		tail = b;
 		if (UNLIKELY(++n > w.nblocks)) {  /* a cycle */
 			slab_corrupt(s, b);
 			break;
 		}
+	}
+	if (UNLIKELY(tail != list && !slab_block_valid(s, tail))) {
+		slab_corrupt(s, prev);  /* off a block boundary: drop it */
+		tail = prev;
+		n--;
 	}
 	if (tail != NULL) {
 		tail[0] = (void *)slab_link(s, tail, (uintptr_t)s->free);

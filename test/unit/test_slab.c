@@ -7,7 +7,7 @@
  * link (never a plain pointer), an allocated one has the key cleared;
  * remote frees pushed by several threads at once are all collected; a full
  * slab asks to be queued exactly once; a corrupted link is reported and
- * dropped, never followed.
+ * dropped, never followed or written through.
  */
 #include "check.h"
 #include "conf.h"
@@ -199,6 +199,34 @@ static int test_corrupt(void) {
 	return CHECK_OK;
 }
 
+/* slab: a remote list whose last link is off a block boundary is cut
+ * before collection writes through it */
+static int test_corrupt_tail(void) {
+	static void *blocks[RUN / 64];
+	slab_t *s = slab_new(64);
+	uint32_t n;
+	CHECK(s != NULL);
+	CHECK_DO(take_all(s, blocks, &n));
+	char *a = blocks[2], *bad = (char *)blocks[7] + 8;
+	CHECK(!slab_free_remote(s, a));
+	/* A forged link (the attacker knows the link key) to the middle of a
+	 * block, whose own link decodes to the end of the list. */
+	*(uintptr_t *)a = slab_link(s, a, (uintptr_t)bad);
+	uint64_t bad_word = slab_link(s, bad, 0), saved;
+	memcpy(&saved, bad, 8);
+	memcpy(bad, &bad_word, 8);
+	opt_abort_on_invalid = false;
+	uint32_t got = slab_collect(s);
+	opt_abort_on_invalid = true;
+	CHECK(got == 1 && s->free == (void *)a, "collected %u", got);
+	CHECK(memcmp(bad, &bad_word, 8) == 0, "collection wrote through the "
+	    "bad link");
+	CHECK(slab_alloc(s) == a && s->free == NULL);
+	memcpy(bad, &saved, 8);
+	os_unmap((void *)s->ext.addr, RUN);
+	return CHECK_OK;
+}
+
 #define NFREERS 4
 static void *freer_blocks[RUN / 16];
 static uint32_t freer_n;
@@ -248,6 +276,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(test_links),
 	CHECK_ENTRY(test_free_key),
 	CHECK_ENTRY(test_corrupt),
+	CHECK_ENTRY(test_corrupt_tail),
 	CHECK_ENTRY(test_remote),
 };
 
