@@ -450,8 +450,10 @@ static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
 }
 
 /* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. Hardened builds move
- * a large block's guard page along, and keep huge blocks at their size. */
+ * new address or NULL when it has to move by copying. Hardened builds keep
+ * large and huge blocks at their size (a guard page follows them; a moved
+ * block takes a kept guarded run when there is one, which costs less than
+ * moving the guard). */
 static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (e->kind == EXTENT_SLAB)
 		return realloc_small_in_place((slab_t *)e, p, size);
@@ -461,6 +463,8 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (e->kind == EXTENT_LARGE) {
 		if (usize >= SZ_HUGE_MIN)
 			return NULL;
+		if (config_hardened)  /* moving its guard costs more than a move */
+			return usize == e->size - HARDEN_GUARD ? p : NULL;
 		return arena_large_resize(e, usize) == 0 ? p : NULL;
 	}
 	if (size < SZ_HUGE_MIN)

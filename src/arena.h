@@ -170,11 +170,13 @@ BM_INLINE void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
 		arena_free_local(a, old_s, old);
 }
 
-/* Resize the large run e in place to usize usable bytes (its guard page
- * moved along in hardened builds). 0, or ENOMEM (unchanged). */
+/* Resize the large run e in place to usize bytes (default builds: the
+ * hardened one moves instead). 0, or ENOMEM (unchanged). */
 BM_INLINE int arena_large_resize(extent_t *e, size_t usize) {
-	return harden_run_resize(&((arena_t *)e->owner)->pages, e,
-	    usize + HARDEN_GUARD);
+	pages_t *p = &((arena_t *)e->owner)->pages;
+	if (usize < e->size)
+		extent_run_shrink(p, e, usize);
+	return usize > e->size ? extent_run_grow(p, e, usize) : 0;
 }
 
 /* True when p waits among a's delayed frees (owner only). */

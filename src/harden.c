@@ -1,7 +1,6 @@
 /*
  * harden: delayed frees, kept guarded runs, guard pages (hardened builds;
- * in default builds these functions are empty and never called), and the
- * in-place resize of large runs, which moves their guard page along.
+ * in default builds these functions are empty and never called).
  */
 #include "harden.h"
 #include "os.h"
@@ -83,21 +82,6 @@ void harden_guard(const extent_t *e) {
 
 void harden_unguard(const extent_t *e) {
 	os_commit((void *)(e->addr + e->size - PAGE), PAGE);
-}
-
-int harden_run_resize(pages_t *p, extent_t *e, size_t size) {
-	if (size == e->size)
-		return 0;
-	if (config_hardened)
-		harden_unguard(e);
-	int err = 0;
-	if (size < e->size)
-		extent_run_shrink(p, e, size);
-	else
-		err = extent_run_grow(p, e, size);
-	if (config_hardened)
-		harden_guard(e);  /* the new last page, or the old one again */
-	return err;
 }
 
 extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment) {

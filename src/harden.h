@@ -6,8 +6,7 @@
  * next block of their size) and the guard pages themselves.
  * Locks: the delayed frees are the owner's only; the kept runs have their
  * own lock (rank LEAF), since any thread frees large runs. Default builds:
- * harden_t is one byte and callers test config_hardened before calling
- * (but harden_run_resize, which every build uses).
+ * harden_t is one byte and callers test config_hardened before calling.
  */
 #ifndef BM_HARDEN_H
 #define BM_HARDEN_H
@@ -59,10 +58,6 @@ bool harden_delayed_has(const harden_t *h, const void *p);
  * many mappings, it stays an unused accessible page) / lift it. */
 void harden_guard(const extent_t *e);
 void harden_unguard(const extent_t *e);
-/* Resize the large run e of p in place to size bytes (guard included),
- * the guard page moved along in hardened builds. 0, or ENOMEM (unchanged,
- * guard too). Every build uses it. */
-int harden_run_resize(pages_t *p, extent_t *e, size_t size);
 /* A kept run of size bytes (guard included) aligned to alignment, back in
  * the rtree, or NULL. */
 extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment);

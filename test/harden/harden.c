@@ -287,8 +287,8 @@ static int mode_overflow_large_mib(void)
 	return 0;  /* the heap is wrecked: no survival check */
 }
 
-/* One byte past a large block grown, then shrunk, in place by realloc:
- * its guard page must have moved along. */
+/* One byte past a large block that realloc grew, then shrank: the block's
+ * guard page must follow it, wherever it ended up. */
 static int mode_overflow_large_resized(void)
 {
 	char *p = realloc(realloc(malloc(100 * KiB), 200 * KiB), 50 * KiB);
