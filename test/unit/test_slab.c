@@ -60,6 +60,13 @@ static int take_all(slab_t *s, void **out, uint32_t *n) {
 	return CHECK_OK;
 }
 
+/* A slab of bs-byte blocks in *out, all of them taken into blocks (*n). */
+static int slab_taken(size_t bs, void **blocks, uint32_t *n, slab_t **out) {
+	*out = slab_new(bs);
+	CHECK(*out != NULL);
+	return take_all(*out, blocks, n);
+}
+
 /* slab: carving, block validity and `used` */
 static int test_carve(void) {
 	static void *blocks[RUN / 16];
@@ -164,10 +171,10 @@ static int test_links(void) {
 /* slab: a freed block carries the key and is found on the lists */
 static int test_free_key(void) {
 	static void *blocks[RUN / 64];
-	slab_t *s = slab_new(64);
+	slab_t *s;
 	uint32_t n;
-	CHECK(s != NULL && slab_key(s) != 0 && (slab_key(s) & 1) == 1);
-	CHECK_DO(take_all(s, blocks, &n));
+	CHECK_DO(slab_taken(64, blocks, &n, &s));
+	CHECK(slab_key(s) != 0 && (slab_key(s) & 1) == 1);
 	slab_free_local(s, blocks[5]);
 	CHECK(((uintptr_t *)blocks[5])[1] == slab_key(s));
 	CHECK(slab_has_free_block(s, blocks[5]));
@@ -182,10 +189,9 @@ static int test_free_key(void) {
 /* slab: a link overwritten after free is reported and not followed */
 static int test_corrupt(void) {
 	static void *blocks[RUN / 64];
-	slab_t *s = slab_new(64);
+	slab_t *s;
 	uint32_t n;
-	CHECK(s != NULL);
-	CHECK_DO(take_all(s, blocks, &n));
+	CHECK_DO(slab_taken(64, blocks, &n, &s));
 	slab_free_local(s, blocks[9]);
 	slab_free_local(s, blocks[3]);
 	((void **)blocks[3])[0] = blocks[20];  /* a plain pointer, as a UAF
@@ -203,10 +209,9 @@ static int test_corrupt(void) {
  * before collection writes through it */
 static int test_corrupt_tail(void) {
 	static void *blocks[RUN / 64];
-	slab_t *s = slab_new(64);
+	slab_t *s;
 	uint32_t n;
-	CHECK(s != NULL);
-	CHECK_DO(take_all(s, blocks, &n));
+	CHECK_DO(slab_taken(64, blocks, &n, &s));
 	char *a = blocks[2], *bad = (char *)blocks[7] + 8;
 	CHECK(!slab_free_remote(s, a));
 	/* A forged link (the attacker knows the link key) to the middle of a
@@ -242,9 +247,8 @@ static void *freer(void *arg) {
 
 /* slab: remote frees from several threads are all collected */
 static int test_remote(void) {
-	slab_t *s = slab_new(16);
-	CHECK(s != NULL);
-	CHECK_DO(take_all(s, freer_blocks, &freer_n));
+	slab_t *s;
+	CHECK_DO(slab_taken(16, freer_blocks, &freer_n, &s));
 	atomic_store_explicit(&s->full, 1, memory_order_seq_cst);
 	pthread_t t[NFREERS];
 	for (uintptr_t i = 0; i < NFREERS; i++)
