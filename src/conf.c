@@ -25,6 +25,12 @@ bool opt_stats_print = false;
 char opt_stats_opts[16] = "";
 char opt_stats_file[256] = "";
 bool opt_junk = false;
+bool opt_prof = false;
+size_t opt_prof_sample = (size_t)512 << 10;
+bool opt_prof_final = true;
+bool opt_prof_leak = false;
+size_t opt_prof_gdump = 0;
+char opt_prof_prefix[256] = "bmprof";
 
 typedef enum {
 	CONF_BOOL,
@@ -64,6 +70,18 @@ static const conf_opt_t conf_table[] = {
 	    0, "", "write the report to this file instead of stderr" },
 	{ "junk", CONF_BOOL, &opt_junk, 0, NULL, 0,
 	    "false", "debug builds: fill freed small blocks with 0x5a" },
+	{ "prof", CONF_BOOL, &opt_prof, 0, NULL, 0,
+	    "false", "sample allocations and record their call stacks" },
+	{ "prof_sample", CONF_SIZE, &opt_prof_sample, 0, NULL, 0,
+	    "512K", "prof: mean bytes between two samples" },
+	{ "prof_final", CONF_BOOL, &opt_prof_final, 0, NULL, 0,
+	    "true", "prof: dump the live heap at exit" },
+	{ "prof_leak", CONF_BOOL, &opt_prof_leak, 0, NULL, 0,
+	    "false", "prof: report the stacks still live at exit" },
+	{ "prof_gdump", CONF_SIZE, &opt_prof_gdump, 0, NULL, 0,
+	    "0", "prof: dump when the live heap passes its peak by this much" },
+	{ "prof_prefix", CONF_STRING, opt_prof_prefix, sizeof(opt_prof_prefix),
+	    NULL, 0, "bmprof", "prof: dump files are PREFIX.pid.seq.kind.heap" },
 };
 
 #define CONF_NOPTS (sizeof(conf_table) / sizeof(conf_table[0]))

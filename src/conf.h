@@ -26,6 +26,12 @@ extern bool opt_stats_print;         /* print the stats report at exit */
 extern char opt_stats_opts[16];      /* options for the report at exit ("J" = JSON) */
 extern char opt_stats_file[256];     /* write the report here instead of stderr */
 extern bool opt_junk;                /* debug builds: fill freed small blocks with 0x5a */
+extern bool opt_prof;                /* sample allocations and record their call stacks */
+extern size_t opt_prof_sample;       /* mean bytes between two samples */
+extern bool opt_prof_final;          /* prof: dump the live heap at exit */
+extern bool opt_prof_leak;           /* prof: report the stacks still live at exit */
+extern size_t opt_prof_gdump;        /* prof: dump each time the live heap grows this much past its peak (0 = never) */
+extern char opt_prof_prefix[256];    /* prof: dump files are PREFIX.pid.seq.kind.heap */
 
 /* Parse the value string s (not NUL-terminated: len bytes) of the environment
  * variable; warns on bad input, keeps defaults. Exposed for tests and fuzzing. */

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
+#include "prof.h"
+#include "profdump.h"
 #include "rtree.h"
 #include "slab.h"
 #include "stats.h"
@@ -25,6 +27,10 @@
 
 static _Atomic int boot_done;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The largest request the small fast paths serve. prof: 0 while the heap
+ * profiler samples, so that every allocation passes malloc_slow's sampler
+ * and the fast paths cost nothing more when it does not. */
+static size_t malloc_fast_max = SZ_LOOKUP_MAX;
 
 static int malloc_boot_once(void) {
 	conf_boot();
@@ -34,6 +40,8 @@ static int malloc_boot_once(void) {
 	    tsd_boot() != 0)
 		return ENOMEM;
 	stats_boot();
+	if (opt_prof && prof_boot() == 0)
+		malloc_fast_max = 0;
 	return 0;
 }
 
@@ -67,6 +75,8 @@ void malloc_postfork_child(void) {
 
 __attribute__((constructor)) static void malloc_constructor(void) {
 	malloc_boot();
+	if (opt_prof)
+		prof_boot_late();
 	pthread_atfork(malloc_prefork, malloc_postfork_parent,
 	    malloc_postfork_child);
 }
@@ -171,6 +181,25 @@ static void malloc_zero(void *p, size_t size) {
 	memset(p, 0, size);
 }
 
+/* prof: a sampled allocation is always a page run (small sizes promoted to
+ * whole pages), whose extent carries the sample's record. */
+BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
+    size_t alignment, bool *zeroed) {
+	void *p;
+	size_t usize = size <= SZ_SMALL_MAX ? PAGE_CEILING(MAX(size, 1))
+	    : sz_s2u(size);
+	*zeroed = false;
+	if (usize != 0 && usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN) {
+		p = arena_malloc_large(a, usize, alignment, zeroed);
+	} else {
+		*zeroed = true;
+		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	}
+	if (p != NULL && prof_sample_record(rtree_lookup(p), size, a->base))
+		profdump_gdump();
+	return p;
+}
+
 /* Boot, find the thread's arena, allocate; errno = ENOMEM on failure. */
 BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
     bool zero) {
@@ -178,7 +207,12 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 		return malloc_enomem();
 	arena_t *a = tsd_arena();
 	bool zeroed;
-	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
+	void *p = NULL;
+	if (a != NULL && UNLIKELY(opt_prof) && size <= PTRDIFF_MAX &&
+	    prof_sample_due(size))   /* prof: the sampler's one hook */
+		p = malloc_sampled(a, size, alignment, &zeroed);
+	else if (a != NULL)
+		p = malloc_in(a, size, alignment, &zeroed);
 	if (p == NULL)
 		return malloc_enomem();
 	if (zero && !zeroed)
@@ -188,7 +222,7 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 
 void *bm_malloc(size_t size) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
+	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
 		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
 		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
@@ -202,7 +236,7 @@ void *bm_calloc(size_t n, size_t size) {
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
+	if (LIKELY(a != NULL && total <= malloc_fast_max)) {  /* prof */
 		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
 		    LG_QUANTUM]].cur);
 		if (LIKELY(p != NULL))
@@ -217,6 +251,8 @@ BM_NOINLINE static void free_slow(void *p, const char *call) {
 		return;
 	if (e->kind == EXTENT_SLAB)
 		log_fatal("%s(): internal error at %p", call, p);
+	if (UNLIKELY(opt_prof))
+		prof_free(e);
 	arena_free_run(e);
 }
 
@@ -282,6 +318,19 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	    : NULL;
 }
 
+/* prof: run e was resized in place from old to size bytes: a sample keeps
+ * its record with the new size; an unsampled run's growth is charged to the
+ * countdown like an allocation of that many bytes. */
+BM_NOINLINE static void malloc_prof_resized(extent_t *e, size_t old,
+    size_t size) {
+	arena_t *a = tsd_arena();
+	if (prof_resize(e, size) || size <= old || a == NULL ||
+	    !prof_sample_due(size - old))
+		return;
+	if (prof_sample_record(e, size, a->base))
+		profdump_gdump();
+}
+
 void *bm_realloc(void *p, size_t size) {
 	if (p == NULL)
 		return bm_malloc(size);
@@ -294,10 +343,13 @@ void *bm_realloc(void *p, size_t size) {
 	extent_t *e = malloc_lookup(p, "realloc");
 	if (e == NULL)
 		return NULL;
-	void *q = realloc_in_place(e, p, size);
-	if (q != NULL)
-		return q;
 	size_t old = malloc_usable(e);
+	void *q = realloc_in_place(e, p, size);
+	if (q != NULL) {
+		if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
+			malloc_prof_resized(e, old, size);
+		return q;
+	}
 	q = bm_malloc(size);
 	if (q == NULL)
 		return NULL;

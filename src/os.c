@@ -7,6 +7,7 @@
 #include "os.h"
 #include "log.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -228,4 +229,160 @@ void os_futex_wake(_Atomic uint32_t *addr) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files and mappings (heap profiler): raw system calls, so that the
+ * profiler can read /proc/self/maps and write its dumps from inside
+ * malloc: no allocation, no cancellation point, errno left alone. */
+
+int os_file_open(const char *path, bool create, int *fd) {
+	int saved = errno;
+	int flags = create ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+	    : O_RDONLY | O_CLOEXEC;
+	long r;
+	do {
+		r = syscall(SYS_openat, AT_FDCWD, path, flags, 0644);
+	} while (r < 0 && errno == EINTR);
+	int err = r < 0 ? errno : 0;
+	errno = saved;
+	if (err == 0)
+		*fd = (int)r;
+	return err;
+}
+
+size_t os_file_read(int fd, void *buf, size_t cap) {
+	int saved = errno;
+	long r;
+	do {
+		r = syscall(SYS_read, fd, buf, cap);
+	} while (r < 0 && errno == EINTR);
+	errno = saved;
+	return r > 0 ? (size_t)r : 0;
+}
+
+int os_file_write(int fd, const void *buf, size_t len) {
+	int saved = errno, err = 0;
+	const char *p = buf;
+	while (len > 0) {
+		long r = syscall(SYS_write, fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? errno : EIO;
+			break;
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+	errno = saved;
+	return err;
+}
+
+void os_file_close(int fd) {
+	int saved = errno;
+	syscall(SYS_close, fd);
+	errno = saved;
+}
+
+void *os_file_map(const char *path, size_t *size) {
+	int fd;
+	if (os_file_open(path, false, &fd) != 0)
+		return NULL;
+	int saved = errno;
+	off_t end = lseek(fd, 0, SEEK_END);
+	void *p = end > 0 ? mmap(NULL, (size_t)end, PROT_READ, MAP_PRIVATE, fd,
+	    0) : MAP_FAILED;
+	os_file_close(fd);
+	errno = saved;
+	if (p == MAP_FAILED)
+		return NULL;
+	*size = (size_t)end;
+	return p;
+}
+
+void os_file_unmap(void *addr, size_t size) {
+	int saved = errno;
+	munmap(addr, size);
+	errno = saved;
+}
+
+int os_getpid(void) {
+	return (int)syscall(SYS_getpid);
+}
+
+static uint64_t os_parse_hex(const char **s) {
+	uint64_t v = 0;
+	for (;; (*s)++) {
+		char c = **s;
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+		    : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+		if (d == 16)
+			return v;
+		v = v * 16 + d;
+	}
+}
+
+/* Parse one maps line ("start-end perms offset dev inode path"); true when
+ * it holds addr. */
+static bool os_mapping_parse(const char *l, uintptr_t addr, os_mapping_t *m) {
+	m->start = os_parse_hex(&l);
+	l++;
+	m->end = os_parse_hex(&l);
+	if (addr < m->start || addr >= m->end)
+		return false;
+	l++;
+	m->readable = l[0] == 'r';
+	m->executable = l[2] == 'x';
+	l += 5;
+	m->offset = os_parse_hex(&l);
+	for (int field = 0; field < 2; field++) {   /* dev, inode */
+		while (*l == ' ')
+			l++;
+		while (*l != ' ' && *l != '\0')
+			l++;
+	}
+	while (*l == ' ')
+		l++;
+	size_t n = strlen(l);
+	n = MIN(n, sizeof(m->path) - 1);
+	memcpy(m->path, l, n);
+	m->path[n] = '\0';
+	return true;
+}
+
+int os_mapping_find(uintptr_t addr, os_mapping_t *out) {
+	int fd, err = os_file_open("/proc/self/maps", false, &fd);
+	if (err != 0)
+		return err;
+	char buf[4096];
+	size_t have = 0, n;
+	err = ENOENT;
+	while (err == ENOENT &&
+	    (n = os_file_read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		have += n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			if (os_mapping_parse(line, addr, out)) {
+				err = 0;
+				break;
+			}
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;   /* a line longer than the buffer: drop it */
+	}
+	os_file_close(fd);
+	return err;
+}
+
+void *os_library_symbol(const char *lib, const char *sym) {
+	void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);
+	if (h == NULL)
+		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	return h != NULL ? dlsym(h, sym) : NULL;
 }
