@@ -76,7 +76,12 @@ struct bm_extent_hooks_s {
  *   "version" s, "epoch" q (write: refresh the snapshot)
  *   "opt.metadata_thp" s, "opt.dirty_decay_ms" l, "opt.dirty_max" z,
  *   "opt.abort_on_invalid" b, "opt.stats_print" b, "opt.stats_opts" s,
- *   "opt.stats_file" s, "opt.junk" b: the BASEMALLOC_CONF options
+ *   "opt.stats_file" s, "opt.junk" b, "opt.prof" b, "opt.prof_sample" z,
+ *   "opt.prof_final" b, "opt.prof_leak" b, "opt.prof_gdump" z,
+ *   "opt.prof_prefix" s: the BASEMALLOC_CONF options
+ *   "prof.dump" act, newp a const char * path or NULL: write a heap dump
+ *   (EAGAIN without prof:true); "prof.samples" q, "prof.live" q,
+ *   "prof.live_bytes" q, "prof.stacks" q, "prof.dropped" q, "prof.dumps" q
  *   "thread.arena" u: the calling thread's arena
  *   "arenas.narenas" u, "arenas.abandoned" u, "arenas.in_use" u,
  *   "arenas.adopted" q, "arenas.nbins" u, "arenas.bin.#.size" z,

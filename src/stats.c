@@ -30,6 +30,8 @@
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
+#include "prof.h"
+#include "profdump.h"
 #include "sz.h"
 #include "tsd.h"
 
@@ -419,6 +421,39 @@ static int ctl_act_fault_inject(const unsigned *idx, const void *newp,
 }
 #endif
 
+/* prof: "prof.dump" (newp: a const char * path, or NULL / no newp for the
+ * next automatic name) and the profiler's counters. */
+static int ctl_act_prof_dump(const unsigned *idx, const void *newp,
+    size_t newlen) {
+	const char *path = NULL;
+	(void)idx;
+	if (newp != NULL && newlen != sizeof(path))
+		return EINVAL;
+	if (newp != NULL)
+		memcpy(&path, newp, sizeof(path));
+	return profdump_write(path);
+}
+
+#define CTL_PROF_GET(field) \
+static int ctl_get_prof_##field(const unsigned *idx, ctl_value_t *v) { \
+	prof_stats_t st; \
+	(void)idx; \
+	prof_stats_get(&st); \
+	v->q = st.field; \
+	return 0; \
+}
+CTL_PROF_GET(samples)
+CTL_PROF_GET(live)
+CTL_PROF_GET(live_bytes)
+CTL_PROF_GET(stacks)
+CTL_PROF_GET(dropped)
+
+static int ctl_get_prof_dumps(const unsigned *idx, ctl_value_t *v) {
+	(void)idx;
+	v->q = profdump_count();
+	return 0;
+}
+
 #define E_FN(n, t, g, s) { n, t, SRC_FN, 0, NULL, g, s }
 #define E_ACT(n, a) { n, CTL_ACTION, SRC_FN, 0, NULL, NULL, a }
 #define E_VAR(n, t, v) { n, t, SRC_VAR, 0, v, NULL, NULL }
@@ -442,6 +477,19 @@ static const ctl_entry_t ctl_table[] = {
 	E_VAR("opt.stats_opts", CTL_STRING, opt_stats_opts),
 	E_VAR("opt.stats_file", CTL_STRING, opt_stats_file),
 	E_VAR("opt.junk", CTL_BOOL, &opt_junk),
+	E_VAR("opt.prof", CTL_BOOL, &opt_prof),
+	E_VAR("opt.prof_sample", CTL_SIZE, &opt_prof_sample),
+	E_VAR("opt.prof_final", CTL_BOOL, &opt_prof_final),
+	E_VAR("opt.prof_leak", CTL_BOOL, &opt_prof_leak),
+	E_VAR("opt.prof_gdump", CTL_SIZE, &opt_prof_gdump),
+	E_VAR("opt.prof_prefix", CTL_STRING, opt_prof_prefix),
+	E_ACT("prof.dump", ctl_act_prof_dump),
+	E_FN("prof.samples", CTL_U64, ctl_get_prof_samples, NULL),
+	E_FN("prof.live", CTL_U64, ctl_get_prof_live, NULL),
+	E_FN("prof.live_bytes", CTL_U64, ctl_get_prof_live_bytes, NULL),
+	E_FN("prof.stacks", CTL_U64, ctl_get_prof_stacks, NULL),
+	E_FN("prof.dropped", CTL_U64, ctl_get_prof_dropped, NULL),
+	E_FN("prof.dumps", CTL_U64, ctl_get_prof_dumps, NULL),
 	E_FN("thread.arena", CTL_UNSIGNED, ctl_get_thread_arena, NULL),
 	E_FN("arenas.narenas", CTL_UNSIGNED, ctl_get_narenas, NULL),
 	E_FN("arenas.abandoned", CTL_UNSIGNED, ctl_get_abandoned, NULL),
