@@ -28,7 +28,7 @@
 static _Atomic int boot_done;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The largest request the small fast paths serve. prof: 0 while the heap
- * profiler samples, so that every allocation passes malloc_slow's sampler
+ * profiler samples, so that every allocation passes malloc_prof's sampler
  * and the fast paths cost nothing more when it does not. */
 static size_t malloc_fast_max = SZ_LOOKUP_MAX;
 
@@ -181,43 +181,78 @@ static void malloc_zero(void *p, size_t size) {
 	memset(p, 0, size);
 }
 
-/* prof: a sampled allocation is always a page run (small sizes promoted to
- * whole pages), whose extent carries the sample's record. */
-BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
-    size_t alignment, bool *zeroed) {
-	void *p;
-	size_t usize = size <= SZ_SMALL_MAX ? PAGE_CEILING(MAX(size, 1))
-	    : sz_s2u(size);
-	*zeroed = false;
-	if (usize != 0 && usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN) {
-		p = arena_malloc_large(a, usize, alignment, zeroed);
-	} else {
-		*zeroed = true;
-		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment);
-	}
-	if (p != NULL && prof_sample_record(rtree_lookup(p), size, a->base))
-		profdump_gdump();
-	return p;
-}
-
 /* Boot, find the thread's arena, allocate; errno = ENOMEM on failure. */
-BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+BM_NOINLINE static void *malloc_plain(size_t size, size_t alignment,
     bool zero) {
 	if (malloc_boot() != 0)
 		return malloc_enomem();
 	arena_t *a = tsd_arena();
 	bool zeroed;
-	void *p = NULL;
-	if (a != NULL && UNLIKELY(opt_prof) && size <= PTRDIFF_MAX &&
-	    prof_sample_due(size))   /* prof: the sampler's one hook */
-		p = malloc_sampled(a, size, alignment, &zeroed);
-	else if (a != NULL)
-		p = malloc_in(a, size, alignment, &zeroed);
+	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
 	if (p == NULL)
 		return malloc_enomem();
 	if (zero && !zeroed)
 		malloc_zero(p, size);
 	return p;
+}
+
+/* prof: a sampled allocation is always a page run (small sizes promoted to
+ * whole pages), whose extent carries the sample's record. */
+BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
+    size_t alignment, bool zero) {
+	void *p;
+	bool zeroed = false;
+	size_t usize = size <= SZ_SMALL_MAX ? PAGE_CEILING(MAX(size, 1))
+	    : sz_s2u(size);
+	if (usize != 0 && usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN) {
+		p = arena_malloc_large(a, usize, alignment, &zeroed);
+	} else {
+		zeroed = true;
+		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	}
+	if (p == NULL)
+		return malloc_enomem();
+	if (zero && !zeroed)
+		malloc_zero(p, size);
+	if (prof_sample_record(rtree_lookup(p), size, a->base))
+		profdump_gdump();
+	return p;
+}
+
+/* prof: the countdown passed zero. */
+BM_NOINLINE static void *malloc_prof_due(arena_t *a, size_t size,
+    size_t alignment, bool zero) {
+	if (prof_sample_pick(size))
+		return malloc_sampled(a, size, alignment, zero);
+	return malloc_plain(size, alignment, zero);
+}
+
+/* prof: every allocation while the profiler samples (malloc_fast_max is 0
+ * then): the countdown, then the sampled path, the small fast path or the
+ * ordinary slow path (tail calls only, so the common path needs no frame).
+ * A thread's first allocation (no arena yet) is not counted. */
+BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
+    bool zero) {
+	arena_t *a = tsd_tls.arena;
+	if (UNLIKELY(a == NULL || size > PTRDIFF_MAX))
+		return malloc_plain(size, alignment, zero);
+	if (prof_sample_charge(size))
+		return malloc_prof_due(a, size, alignment, zero);
+	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
+		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
+		    LG_QUANTUM]].cur);
+		if (LIKELY(p != NULL))
+			return zero ? memset(p, 0, size) : p;
+	}
+	return malloc_plain(size, alignment, zero);
+}
+
+/* Every allocation the fast paths do not serve. */
+BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+    bool zero) {
+	if (UNLIKELY(opt_prof))
+		return malloc_prof(size, alignment, zero);
+	return malloc_plain(size, alignment, zero);
 }
 
 void *bm_malloc(size_t size) {

@@ -38,12 +38,17 @@ void prof_boot_late(void);
  * countdown is drawn either way. */
 bool prof_sample_pick(size_t size);
 
-/* Charge size bytes to the calling thread's countdown; true when the
- * allocation must be sampled. Only while opt_prof. */
-BM_INLINE bool prof_sample_due(size_t size) {
+/* Charge size bytes to the calling thread's countdown; true when it
+ * passed zero (then prof_sample_pick decides). Only while opt_prof. */
+BM_INLINE bool prof_sample_charge(size_t size) {
 	int64_t left = tsd_tls.prof_left - (int64_t)size;
 	tsd_tls.prof_left = left;
-	return UNLIKELY(left <= 0) && prof_sample_pick(size);
+	return UNLIKELY(left <= 0);
+}
+
+/* Charge size bytes; true when the allocation must be sampled. */
+BM_INLINE bool prof_sample_due(size_t size) {
+	return prof_sample_charge(size) && prof_sample_pick(size);
 }
 
 /* Record the sampled allocation of size bytes held by run e (metadata from
