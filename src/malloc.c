@@ -227,15 +227,25 @@ BM_NOINLINE static void *malloc_prof_due(arena_t *a, size_t size,
 	return malloc_plain(size, alignment, zero);
 }
 
+/* prof: a thread's first allocation: boot, take an arena, then count it
+ * like any other. */
+BM_NOINLINE static void *malloc_prof_first(size_t size, size_t alignment,
+    bool zero) {
+	arena_t *a;
+	if (malloc_boot() != 0 || (a = tsd_arena()) == NULL ||
+	    size > PTRDIFF_MAX || !prof_sample_due(size))
+		return malloc_plain(size, alignment, zero);
+	return malloc_sampled(a, size, alignment, zero);
+}
+
 /* prof: every allocation while the profiler samples (malloc_fast_max is 0
  * then): the countdown, then the sampled path, the small fast path or the
- * ordinary slow path (tail calls only, so the common path needs no frame).
- * A thread's first allocation (no arena yet) is not counted. */
+ * ordinary slow path (tail calls only, so the common path needs no frame). */
 BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
     bool zero) {
 	arena_t *a = tsd_tls.arena;
 	if (UNLIKELY(a == NULL || size > PTRDIFF_MAX))
-		return malloc_plain(size, alignment, zero);
+		return malloc_prof_first(size, alignment, zero);
 	if (prof_sample_charge(size))
 		return malloc_prof_due(a, size, alignment, zero);
 	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
