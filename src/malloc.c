@@ -222,7 +222,7 @@ BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
 /* prof: the countdown passed zero. */
 BM_NOINLINE static void *malloc_prof_due(arena_t *a, size_t size,
     size_t alignment, bool zero) {
-	if (prof_sample_pick(size))
+	if (size <= PTRDIFF_MAX && prof_sample_pick(size))
 		return malloc_sampled(a, size, alignment, zero);
 	return malloc_plain(size, alignment, zero);
 }
@@ -244,8 +244,9 @@ BM_NOINLINE static void *malloc_prof_first(size_t size, size_t alignment,
 BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
     bool zero) {
 	arena_t *a = tsd_tls.arena;
-	if (UNLIKELY(a == NULL || size > PTRDIFF_MAX))
+	if (UNLIKELY(a == NULL))
 		return malloc_prof_first(size, alignment, zero);
+	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM. */
 	if (prof_sample_charge(size))
 		return malloc_prof_due(a, size, alignment, zero);
 	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {

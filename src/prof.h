@@ -41,7 +41,7 @@ bool prof_sample_pick(size_t size);
 /* Charge size bytes to the calling thread's countdown; true when it
  * passed zero (then prof_sample_pick decides). Only while opt_prof. */
 BM_INLINE bool prof_sample_charge(size_t size) {
-	int64_t left = tsd_tls.prof_left - (int64_t)size;
+	int64_t left = (int64_t)((uint64_t)tsd_tls.prof_left - size);
 	tsd_tls.prof_left = left;
 	return UNLIKELY(left <= 0);
 }
