@@ -10,7 +10,6 @@
 #include "os.h"
 #include "prof.h"
 #include "symbol.h"
-#include "unwind.h"
 
 #include <errno.h>
 #include <stdarg.h>
