@@ -30,6 +30,10 @@ void bm_free_sized(void *ptr, size_t size);
 void bm_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 /* Purge every arena's dirty pages now; returns 1 if memory was released. */
 int bm_malloc_trim(size_t pad);
+/* glibc's mallopt: basemalloc has no tunable that these parameters map to,
+ * so every parameter is accepted without effect and answers 1, as glibc
+ * 2.36 answers, except M_MXFAST (1) outside 0..160, which answers 0. */
+int bm_mallopt(int param, int value);
 
 /*
  * Extent hooks: a custom memory source for an arena's pages and its base's

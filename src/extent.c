@@ -491,7 +491,7 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 	extent_t *desc = extent_desc_get(p);
 	if (desc == NULL)
 		return NULL;
-	void *addr = os_map_aligned(size, MAX(alignment, PAGE));
+	void *addr = os_map_accounted(size, MAX(alignment, PAGE));
 	if (addr == NULL || rtree_reserve(addr, size) != 0) {
 		if (addr != NULL)
 			os_unmap(addr, size);

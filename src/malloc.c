@@ -168,7 +168,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
 	*zeroed = true;
-	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	return arena_malloc_huge(a, PAGE_CEILING(MAX(size, 1)), alignment);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -466,6 +466,16 @@ size_t bm_malloc_usable_size(const void *p) {
 		return 0;
 	extent_t *e = malloc_lookup(p, "malloc_usable_size");
 	return e != NULL ? malloc_usable(e) : 0;
+}
+
+/* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */
+#define MALLOPT_MXFAST 1
+#define MALLOPT_MXFAST_MAX 160
+
+int bm_mallopt(int param, int value) {
+	if (param == MALLOPT_MXFAST)
+		return value >= 0 && value <= MALLOPT_MXFAST_MAX;
+	return 1;
 }
 
 int bm_malloc_trim(size_t pad) {

@@ -82,18 +82,23 @@ void os_fault_inject(uint64_t nth) {
 #endif
 }
 
-void *os_map(size_t size) {
+/* flags: MAP_NORESERVE or 0 (the kernel's overcommit check applies). */
+static void *os_map_flags(size_t size, int flags) {
 	if (os_fault_now()) {
 		errno = EAGAIN;  /* a failure, but not address-space exhaustion */
 		return NULL;
 	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	    MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	COUNT(n_mmap, 1);
 	COUNT(bytes_mapped, size);
 	return p;
+}
+
+void *os_map(size_t size) {
+	return os_map_flags(size, MAP_NORESERVE);
 }
 
 int os_unmap(void *addr, size_t size) {
@@ -105,11 +110,11 @@ int os_unmap(void *addr, size_t size) {
 }
 
 /* Over-map by alignment - PAGE and unmap the misaligned head and tail. */
-static void *os_map_trimmed(size_t size, size_t alignment) {
+static void *os_map_trimmed(size_t size, size_t alignment, int flags) {
 	size_t over = size + alignment - PAGE;
 	if (over < size)
 		return NULL;
-	char *p = os_map(over);
+	char *p = os_map_flags(over, flags);
 	if (p == NULL)
 		return NULL;
 	char *aligned = (char *)ALIGN_UP((uintptr_t)p, alignment);
@@ -122,14 +127,21 @@ static void *os_map_trimmed(size_t size, size_t alignment) {
 	return aligned;
 }
 
-void *os_map_aligned(size_t size, size_t alignment) {
-	if (alignment <= PAGE)
-		return os_map(size);
-	void *p = os_map(size);
-	if (p == NULL || ((uintptr_t)p & (alignment - 1)) == 0)
+static void *os_map_aligned_flags(size_t size, size_t alignment, int flags) {
+	void *p = os_map_flags(size, flags);
+	if (alignment <= PAGE || p == NULL ||
+	    ((uintptr_t)p & (alignment - 1)) == 0)
 		return p;
 	os_unmap(p, size);
-	return os_map_trimmed(size, alignment);
+	return os_map_trimmed(size, alignment, flags);
+}
+
+void *os_map_aligned(size_t size, size_t alignment) {
+	return os_map_aligned_flags(size, alignment, MAP_NORESERVE);
+}
+
+void *os_map_accounted(size_t size, size_t alignment) {
+	return os_map_aligned_flags(size, alignment, 0);
 }
 
 void *os_remap(void *addr, size_t old_size, size_t new_size) {

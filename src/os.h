@@ -24,6 +24,11 @@ void *os_map(size_t size);
 /* Map size bytes aligned to alignment (power of two >= PAGE) by over-mapping
  * and trimming; NULL on failure. */
 void *os_map_aligned(size_t size, size_t alignment);
+/* os_map_aligned without MAP_NORESERVE, for a block the program asked for
+ * (as glibc maps its mmapped chunks): under the kernel's default overcommit
+ * heuristic a size it could never back (more than RAM plus swap) fails with
+ * ENOMEM instead of being handed out. */
+void *os_map_accounted(size_t size, size_t alignment);
 /* Unmap. */
 int os_unmap(void *addr, size_t size);
 /* Grow or shrink a mapping, moving it if needed; NULL on failure. */
