@@ -152,47 +152,51 @@ static void mode_gdump(void) {
 		leak_here(1 << 20);
 }
 
+/* A prof.* counter; a name that does not answer is a failure (and 0). */
 static uint64_t counter(const char *name) {
 	uint64_t v = 0;
 	size_t len = sizeof(v);
-	if (bm_ctl(name, &v, &len, NULL, 0) != 0)
-		return UINT64_MAX;
-	return v;
+	int err = bm_ctl(name, &v, &len, NULL, 0);
+	EXPECT(err == 0 && len == sizeof(v), "ctl: %s answers (%d)", name, err);
+	return err == 0 ? v : 0;
 }
 
 static void mode_ctl(const char *dir) {
 	uint64_t live0 = counter("prof.live"), stacks0 = counter("prof.stacks");
 	leak_here(8 << 20);
-	EXPECT(counter("prof.samples") > 0 && counter("prof.live") > 0 &&
-	    counter("prof.live") <= counter("prof.samples"),
-	    "ctl: prof.samples %lu >= prof.live %lu > 0",
-	    (unsigned long)counter("prof.samples"),
-	    (unsigned long)counter("prof.live"));
-	EXPECT(counter("prof.live_bytes") >= counter("prof.live") * 1024 &&
-	    counter("prof.stacks") >= 1 && counter("prof.dropped") == 0,
-	    "ctl: live_bytes %lu, stacks %lu, dropped %lu",
-	    (unsigned long)counter("prof.live_bytes"),
-	    (unsigned long)counter("prof.stacks"),
-	    (unsigned long)counter("prof.dropped"));
+	uint64_t samples = counter("prof.samples"), live = counter("prof.live");
+	uint64_t bytes = counter("prof.live_bytes");
+	uint64_t stacks = counter("prof.stacks"), dropped = counter("prof.dropped");
+	EXPECT(samples > 0 && live > live0 && live <= samples,
+	    "ctl: prof.samples %lu >= prof.live %lu > %lu", (unsigned long)samples,
+	    (unsigned long)live, (unsigned long)live0);
+	EXPECT(bytes >= (live - live0) * 1024 && stacks > stacks0 && dropped == 0,
+	    "ctl: live_bytes %lu, stacks %lu, dropped %lu", (unsigned long)bytes,
+	    (unsigned long)stacks, (unsigned long)dropped);
 	uint64_t before = counter("prof.dumps");
 	EXPECT(bm_ctl("prof.dump", NULL, NULL, NULL, 0) == 0,
 	    "ctl: prof.dump without newp writes the next automatic name");
 	const char *null = NULL;
 	EXPECT(bm_ctl("prof.dump", NULL, NULL, &null, sizeof(null)) == 0,
 	    "ctl: prof.dump with a NULL path too");
-	EXPECT(dump(dir, "named.heap") == 0, "ctl: prof.dump to a path");
+	int named = dump(dir, "named.heap");
+	EXPECT(named == 0, "ctl: prof.dump to a path");
 	EXPECT(bm_ctl("prof.dump", NULL, NULL, &null, 3) == EINVAL,
 	    "ctl: prof.dump with a bad length is EINVAL");
-	EXPECT(dump("/nonexistent/dir", "x.heap") == ENOENT,
+	EXPECT(named == 0 && dump("/nonexistent/dir", "x.heap") == ENOENT,
 	    "ctl: prof.dump to a path that cannot be created: ENOENT");
-	EXPECT(counter("prof.dumps") == before + 3, "ctl: prof.dumps counts 3");
+	uint64_t after = counter("prof.dumps");
+	EXPECT(after == before + 3, "ctl: prof.dumps counts 3 (%lu to %lu)",
+	    (unsigned long)before, (unsigned long)after);
 	size_t n = nkeep;
 	for (size_t i = 0; i < n; i++)
 		free(keep[i]);
 	nkeep = 0;
-	EXPECT(counter("prof.live") == live0 && counter("prof.stacks") == stacks0,
-	    "ctl: after its blocks are freed, live samples are back to %lu (%lu)",
-	    (unsigned long)live0, (unsigned long)counter("prof.live"));
+	live = counter("prof.live");
+	stacks = counter("prof.stacks");
+	EXPECT(live == live0 && stacks == stacks0, "ctl: after its blocks are "
+	    "freed, live samples are back to %lu (%lu)", (unsigned long)live0,
+	    (unsigned long)live);
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -270,10 +274,10 @@ static void mode_ops(void) {
 	EXPECT(bad == 0 && oom == 0, "ops: 6000 operations with every block "
 	    "sampled keep contents, zeroes, alignment (%d bad, %d failed)", bad,
 	    oom);
-	EXPECT(counter("prof.live") == live0, "ops: live samples back to %lu "
-	    "(%lu)", (unsigned long)live0, (unsigned long)counter("prof.live"));
-	EXPECT(counter("prof.samples") > 4000, "ops: %lu samples",
-	    (unsigned long)counter("prof.samples"));
+	uint64_t live = counter("prof.live"), samples = counter("prof.samples");
+	EXPECT(live == live0, "ops: live samples back to %lu (%lu)",
+	    (unsigned long)live0, (unsigned long)live);
+	EXPECT(samples > 4000, "ops: %lu samples", (unsigned long)samples);
 }
 
 int main(int argc, char **argv) {
