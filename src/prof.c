@@ -13,7 +13,7 @@
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
-#include "unwind.h"
+#include "stackwalk.h"
 
 #include <errno.h>
 #include <string.h>
@@ -57,7 +57,7 @@ int prof_boot(void) {
 	prof_gdump_next = (double)opt_prof_gdump;
 	atomic_store(&prof_rng, os_now_ns() ^ (uintptr_t)&prof_rng);
 	if (mutex_init(&prof_lock, "prof", MUTEX_RANK_PROF) != 0 ||
-	    unwind_boot() != 0) {
+	    stackwalk_boot() != 0) {
 		log_warn("prof: cannot start the profiler; prof:false");
 		opt_prof = false;
 		return ENOMEM;
@@ -68,7 +68,7 @@ int prof_boot(void) {
 void prof_boot_late(void) {
 	int64_t left = tsd_tls.prof_left;
 	tsd_tls.prof_left = PROF_GUARD;   /* loading a library allocates */
-	if (unwind_load_dwarf() != 0)
+	if (stackwalk_load_dwarf() != 0)
 		log_warn("prof: libgcc_s.so.1 has no _Unwind_Backtrace; stacks "
 		    "are walked by frame pointers and end at the first frame "
 		    "without one");
@@ -341,8 +341,8 @@ static bool prof_insert_locked(extent_t *e, size_t size,
 bool prof_sample_record(extent_t *e, size_t size, base_t *base) {
 	int64_t left = tsd_tls.prof_left;
 	tsd_tls.prof_left = PROF_GUARD;   /* no sampling inside the walk */
-	uintptr_t frames[UNWIND_DEPTH_MAX];
-	size_t n = unwind_backtrace(frames, UNWIND_DEPTH_MAX);
+	uintptr_t frames[STACKWALK_DEPTH_MAX];
+	size_t n = stackwalk_get(frames, STACKWALK_DEPTH_MAX);
 	mutex_lock(&prof_lock);
 	bool dump = prof_insert_locked(e, size, frames, n, base);
 	mutex_unlock(&prof_lock);
