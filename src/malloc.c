@@ -39,9 +39,9 @@ static int malloc_boot_once(void) {
 	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
 	    tsd_boot() != 0)
 		return ENOMEM;
-	stats_boot();
 	if (opt_prof && prof_boot() == 0)
 		malloc_fast_max = 0;
+	stats_boot();   /* bm_ctl answers from here on: the profiler is up */
 	return 0;
 }
 
