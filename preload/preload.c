@@ -1,6 +1,7 @@
 /*
  * preload: the names programs call (libc's and C++'s), each a one-line
- * forwarder to the bm_* implementation. preload/export.map keeps everything
+ * forwarder to the bm_* implementation (glibc's introspection calls are in
+ * glibc.c). preload/export.map keeps everything
  * else inside the .so; -Bsymbolic binds these calls without the PLT.
  * operator new reports failure the C++ way: it calls the new-handler, then
  * throws std::bad_alloc through libstdc++'s own thrower (looked up weakly,
@@ -11,7 +12,6 @@
  * exception leaving a noexcept operator new ends the program.
  */
 #include "../src/common.h"
-#include "../src/stats.h"
 #include "../include/basemalloc.h"
 
 #include <stddef.h>
@@ -35,11 +35,6 @@ EXPORT void free_sized(void *p, size_t n) { bm_free_sized(p, n); }
 EXPORT void free_aligned_sized(void *p, size_t a, size_t n) { bm_free_aligned_sized(p, a, n); }
 EXPORT int malloc_trim(size_t pad) { return bm_malloc_trim(pad); }
 EXPORT int mallopt(int param, int value) { return bm_mallopt(param, value); }
-EXPORT void malloc_stats(void) { stats_malloc_stats(); }
-EXPORT struct mallinfo2 mallinfo2(void) { return stats_mallinfo2(); }
-EXPORT struct mallinfo mallinfo(void) { return stats_mallinfo(); }
-EXPORT struct mallinfo __libc_mallinfo(void) { return stats_mallinfo(); }
-EXPORT int malloc_info(int options, FILE *fp) { return stats_malloc_info(options, fp); }
 
 EXPORT void *__libc_malloc(size_t n) { return bm_malloc(n); }
 EXPORT void __libc_free(void *p) { bm_free(p); }

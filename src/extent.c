@@ -4,6 +4,7 @@
  * dirty, on a dirty list ordered by age. Coalescing looks the neighbours up
  * in the rtree: a free run's first and last pages point at it.
  * Every extern function takes pages_t.lock; static helpers expect it held.
+ * The process-wide huge figures (live and peak) are relaxed atomics.
  */
 #include "extent.h"
 #include "conf.h"
@@ -13,6 +14,36 @@
 #include "sz.h"
 
 #include <errno.h>
+
+static _Atomic uint64_t huge_count, huge_count_peak;
+static _Atomic uint64_t huge_bytes, huge_bytes_peak;
+
+/* Raise *peak to v if v is larger. */
+static void huge_peak_raise(_Atomic uint64_t *peak, uint64_t v) {
+	uint64_t old = atomic_load_explicit(peak, memory_order_relaxed);
+	while (old < v && !atomic_compare_exchange_weak_explicit(peak, &old, v,
+	    memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* Account dn huge mappings and db bytes more (or fewer). */
+static void huge_account(int64_t dn, int64_t db) {
+	uint64_t n = atomic_fetch_add_explicit(&huge_count, (uint64_t)dn,
+	    memory_order_relaxed) + (uint64_t)dn;
+	uint64_t b = atomic_fetch_add_explicit(&huge_bytes, (uint64_t)db,
+	    memory_order_relaxed) + (uint64_t)db;
+	huge_peak_raise(&huge_count_peak, n);
+	huge_peak_raise(&huge_bytes_peak, b);
+}
+
+void extent_huge_stats_get(extent_huge_stats_t *out) {
+	out->count = atomic_load_explicit(&huge_count, memory_order_relaxed);
+	out->count_peak = atomic_load_explicit(&huge_count_peak,
+	    memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&huge_bytes, memory_order_relaxed);
+	out->bytes_peak = atomic_load_explicit(&huge_bytes_peak,
+	    memory_order_relaxed);
+}
 
 static unsigned pages_bin_floor(size_t size) {
 	unsigned ind = sz_psz2ind(size);
@@ -42,7 +73,7 @@ static extent_t *desc_get_locked(pages_t *p) {
 }
 
 static void desc_put_locked(pages_t *p, extent_t *e) {
-	e->kind = 0;
+	__atomic_store_n(&e->kind, 0, __ATOMIC_RELAXED);
 	e->next = p->desc_cache;
 	p->desc_cache = e;
 }
@@ -96,8 +127,7 @@ static void bin_link(pages_t *p, unsigned b, extent_t *e) {
 
 /* Put free run e into its bin (and the dirty list); register its ends. */
 static void run_insert(pages_t *p, extent_t *e) {
-	e->kind = EXTENT_FREE;
-	e->owner = p->owner;
+	extent_tag(e, EXTENT_FREE, p->owner);
 	bin_link(p, pages_bin_floor(e->size), e);
 	if (e->ndirty != 0)
 		dirty_link(p, e);
@@ -122,16 +152,20 @@ static void run_remove(pages_t *p, extent_t *e) {
 	rtree_set((void *)(e->addr + e->size - PAGE), NULL);
 }
 
-/* A free run of this arena whose page holds addr, or NULL. */
+/* A free run of this arena whose page holds addr, or NULL. The page may be
+ * another arena's (whose lock we do not hold): kind and owner are read
+ * atomically, and nothing else of a descriptor that is not ours. */
 static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 	extent_t *n = rtree_lookup((void *)addr);
-	if (n == NULL || n->kind != EXTENT_FREE || n->owner != p->owner)
+	if (n == NULL ||
+	    __atomic_load_n(&n->kind, __ATOMIC_RELAXED) != EXTENT_FREE ||
+	    __atomic_load_n(&n->owner, __ATOMIC_RELAXED) != p->owner)
 		return NULL;
 	return n;
 }
 
 /* Fold b (the run right after a) into a; b's descriptor is recycled. */
-static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
+BM_INLINE void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
 	a->nonzero |= b->nonzero;
 	if (b->ndirty != 0 && (a->ndirty == 0 ||
 	    b->dirty_since < a->dirty_since))
@@ -376,8 +410,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	}
 	desc->addr = start;
 	desc->size = size;
-	desc->kind = (uint8_t)kind;
-	desc->owner = p->owner;
+	extent_tag(desc, kind, p->owner);
 	if (kind == EXTENT_SLAB)
 		rtree_set_range((void *)start, size, desc);
 	else
@@ -452,7 +485,7 @@ void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
 		p->stats.slab -= desc->size;
 	else
 		p->stats.n_large--;
-	desc->kind = 0;
+	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	run_release(p, desc->addr, desc->size);
 	if (recycle)
 		desc_put_locked(p, desc);
@@ -500,23 +533,24 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 	}
 	desc->addr = (uintptr_t)addr;
 	desc->size = size;
-	desc->kind = EXTENT_HUGE;
-	desc->owner = p->owner;
+	extent_tag(desc, EXTENT_HUGE, p->owner);
 	rtree_set(addr, desc);
 	mutex_lock(&p->lock);
 	p->stats.huge += size;
 	p->stats.n_huge++;
 	mutex_unlock(&p->lock);
+	huge_account(1, (int64_t)size);
 	return desc;
 }
 
 void extent_huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
-	desc->kind = 0;
+	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
+	huge_account(-1, -(int64_t)desc->size);
 	desc_put_locked(p, desc);
 	mutex_unlock(&p->lock);
 }
@@ -537,6 +571,7 @@ int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	p->stats.huge += new_size;
 	p->stats.huge -= desc->size;
 	mutex_unlock(&p->lock);
+	huge_account(0, (int64_t)new_size - (int64_t)desc->size);
 	desc->addr = (uintptr_t)addr;
 	desc->size = new_size;
 	return 0;

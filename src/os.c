@@ -1,22 +1,29 @@
 /*
  * os: the only file that calls mmap, munmap, mremap and madvise, and the only
- * one that reads system facts (THP mode from /sys, CPU count, clock). Every
- * call is thread-safe and lock-free; counters are relaxed atomics. /sys is
- * read with open/read into a stack buffer: no stdio, no allocation.
+ * one that reads system facts (THP mode from /sys, CPU count, clock, auxv),
+ * opens files, writes to fds, and creates thread keys. Every call is
+ * thread-safe and lock-free; counters are relaxed atomics. /sys is read with
+ * open/read into a stack buffer: no stdio, no allocation. Reads and writes
+ * use the raw system calls (syscall(2)), so none is a cancellation point: a
+ * thread with a pending cancel finishes what the allocator writes.
  */
 #include "os.h"
-#include "log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+_Static_assert(sizeof(os_key_t) == sizeof(pthread_key_t),
+    "os_key_t holds a pthread_key_t");
 
 static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
 static unsigned os_cpus = 1;
@@ -31,12 +38,12 @@ static _Atomic uint64_t fault_countdown;
 
 static os_thp_mode_t os_read_thp_mode(void) {
 	char buf[128];
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
-	    O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD,
+	    "/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return OS_THP_UNKNOWN;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	long n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	os_close(fd);
 	if (n <= 0)
 		return OS_THP_UNKNOWN;
 	buf[n] = '\0';
@@ -49,13 +56,13 @@ static os_thp_mode_t os_read_thp_mode(void) {
 	return OS_THP_UNKNOWN;
 }
 
+long os_page_size_system(void) {
+	return sysconf(_SC_PAGESIZE);
+}
+
 int os_boot(void) {
-	long ps = sysconf(_SC_PAGESIZE);
-	if (ps != (long)PAGE) {
-		log_warn("page size %ld is not supported (built for %zu)", ps,
-		    PAGE);
+	if (os_page_size_system() != (long)PAGE)
 		return EINVAL;
-	}
 	os_thp = os_read_thp_mode();
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
@@ -243,18 +250,72 @@ void os_futex_wake(_Atomic uint32_t *addr) {
 	errno = saved;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Files and mappings (heap profiler): raw system calls, so that the
- * profiler can read /proc/self/maps and write its dumps from inside
- * malloc: no allocation, no cancellation point, errno left alone. */
+int os_write(int fd, const void *buf, size_t len) {
+	int saved = errno, err = 0;
+	const char *p = buf;
+	while (len > 0) {
+		long n = syscall(SYS_write, fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+	return err;
+}
 
-int os_file_open(const char *path, bool create, int *fd) {
+int os_open_trunc(const char *path, int *fd) {
+	int saved = errno, err = 0;
+	long r = syscall(SYS_openat, AT_FDCWD, path,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r < 0)
+		err = errno;
+	else
+		*fd = (int)r;
+	errno = saved;
+	return err;
+}
+
+void os_close(int fd) {
 	int saved = errno;
-	int flags = create ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
-	    : O_RDONLY | O_CLOEXEC;
+	syscall(SYS_close, fd);
+	errno = saved;
+}
+
+int os_pid(void) {
+	return (int)getpid();
+}
+
+const void *os_random_at_exec(void) {
+	return (const void *)getauxval(AT_RANDOM);
+}
+
+int os_key_create(os_key_t *key, void (*dtor)(void *)) {
+	pthread_key_t k;
+	int err = pthread_key_create(&k, dtor);
+	if (err == 0)
+		*key = (os_key_t)k;
+	return err;
+}
+
+int os_key_set(os_key_t key, const void *value) {
+	return pthread_setspecific((pthread_key_t)key, value);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading files and the process's mappings (heap profiler): raw system
+ * calls, so that the profiler can read /proc/self/maps from inside malloc:
+ * no allocation, no cancellation point, errno left alone. */
+
+int os_open_read(const char *path, int *fd) {
+	int saved = errno;
 	long r;
 	do {
-		r = syscall(SYS_openat, AT_FDCWD, path, flags, 0644);
+		r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	} while (r < 0 && errno == EINTR);
 	int err = r < 0 ? errno : 0;
 	errno = saved;
@@ -263,7 +324,7 @@ int os_file_open(const char *path, bool create, int *fd) {
 	return err;
 }
 
-size_t os_file_read(int fd, void *buf, size_t cap) {
+size_t os_read(int fd, void *buf, size_t cap) {
 	int saved = errno;
 	long r;
 	do {
@@ -273,39 +334,15 @@ size_t os_file_read(int fd, void *buf, size_t cap) {
 	return r > 0 ? (size_t)r : 0;
 }
 
-int os_file_write(int fd, const void *buf, size_t len) {
-	int saved = errno, err = 0;
-	const char *p = buf;
-	while (len > 0) {
-		long r = syscall(SYS_write, fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			err = r < 0 ? errno : EIO;
-			break;
-		}
-		p += r;
-		len -= (size_t)r;
-	}
-	errno = saved;
-	return err;
-}
-
-void os_file_close(int fd) {
-	int saved = errno;
-	syscall(SYS_close, fd);
-	errno = saved;
-}
-
 void *os_file_map(const char *path, size_t *size) {
 	int fd;
-	if (os_file_open(path, false, &fd) != 0)
+	if (os_open_read(path, &fd) != 0)
 		return NULL;
 	int saved = errno;
 	off_t end = lseek(fd, 0, SEEK_END);
 	void *p = end > 0 ? mmap(NULL, (size_t)end, PROT_READ, MAP_PRIVATE, fd,
 	    0) : MAP_FAILED;
-	os_file_close(fd);
+	os_close(fd);
 	errno = saved;
 	if (p == MAP_FAILED)
 		return NULL;
@@ -317,10 +354,6 @@ void os_file_unmap(void *addr, size_t size) {
 	int saved = errno;
 	munmap(addr, size);
 	errno = saved;
-}
-
-int os_getpid(void) {
-	return (int)syscall(SYS_getpid);
 }
 
 static uint64_t os_parse_hex(const char **s) {
@@ -364,14 +397,14 @@ static bool os_mapping_parse(const char *l, uintptr_t addr, os_mapping_t *m) {
 }
 
 int os_mapping_find(uintptr_t addr, os_mapping_t *out) {
-	int fd, err = os_file_open("/proc/self/maps", false, &fd);
+	int fd, err = os_open_read("/proc/self/maps", &fd);
 	if (err != 0)
 		return err;
 	char buf[4096];
 	size_t have = 0, n;
 	err = ENOENT;
 	while (err == ENOENT &&
-	    (n = os_file_read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+	    (n = os_read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
 		have += n;
 		buf[have] = '\0';
 		char *line = buf, *nl;
@@ -388,7 +421,7 @@ int os_mapping_find(uintptr_t addr, os_mapping_t *out) {
 		if (have == sizeof(buf) - 1)
 			have = 0;   /* a line longer than the buffer: drop it */
 	}
-	os_file_close(fd);
+	os_close(fd);
 	return err;
 }
 

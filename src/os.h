@@ -1,7 +1,9 @@
 /*
- * os: the only module that talks to the kernel about memory (mmap, munmap,
- * mremap, madvise) and reads system facts (page size, THP mode, CPU count,
- * monotonic clock). Every function is thread-safe and takes no lock.
+ * os: the only module that calls the platform: memory (mmap, munmap, mremap,
+ * madvise, mincore), system facts (page size, THP mode, CPU count, monotonic
+ * clock, the kernel's random bytes, the pid), files and fd writes, futexes
+ * and thread-exit keys. The lowest layer: it uses no other module. Every
+ * function is thread-safe and takes no lock; none is a cancellation point.
  * Every function returning int returns 0 on success, an errno value on failure.
  */
 #ifndef BM_OS_H
@@ -16,8 +18,11 @@ typedef enum {
 	OS_THP_UNKNOWN = 3,  /* no /sys file */
 } os_thp_mode_t;
 
-/* Read page size, THP mode and CPU count once. 0 on success. */
+/* Read page size, THP mode and CPU count once. 0 on success; EINVAL when
+ * the system's page size (os_page_size_system) is not PAGE. */
 int os_boot(void);
+/* The page size the system reports. */
+long os_page_size_system(void);
 /* Map size bytes of zeroed read-write memory; NULL (and errno) on failure:
  * ENOMEM when address space or memory ran out. */
 void *os_map(size_t size);
@@ -68,24 +73,40 @@ void os_fault_inject(uint64_t nth);
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val);
 /* Wake one thread sleeping on addr (FUTEX_WAKE, private). */
 void os_futex_wake(_Atomic uint32_t *addr);
+/* Write all len bytes to fd with the raw system call (never a cancellation
+ * point), retrying on EINTR and short writes. 0, or the errno of the failed
+ * write (EIO when it wrote nothing); errno is left as it was. */
+int os_write(int fd, const void *buf, size_t len);
+/* Create or truncate path for writing (mode 0644, close-on-exec) into *fd.
+ * 0, or the errno of open. errno is left as it was. */
+int os_open_trunc(const char *path, int *fd);
+/* Close fd (errno is left as it was). */
+void os_close(int fd);
+/* The process id. */
+int os_pid(void);
+/* The 16 random bytes the kernel gave the process at exec (AT_RANDOM), or
+ * NULL when there are none. */
+const void *os_random_at_exec(void);
+/* A thread-specific key whose destructor runs at thread exit (pthread key:
+ * a low index kept in the thread descriptor, no allocation). */
+typedef unsigned os_key_t;
+/* Create a key with destructor dtor in *key. 0, or an errno value. */
+int os_key_create(os_key_t *key, void (*dtor)(void *));
+/* Set the calling thread's value of key (non-NULL arms the destructor). */
+int os_key_set(os_key_t key, const void *value);
 
-/* Files and the process's own mappings, for the heap profiler. Raw system
- * calls: no allocation, no libc lock, no cancellation point, errno kept. */
-/* Open path for reading, or (create) create / truncate it for writing
- * (mode 0644); *fd gets the descriptor. 0, or the errno. */
-int os_file_open(const char *path, bool create, int *fd);
+/* Reading files and the process's own mappings, for the heap profiler.
+ * Raw system calls: no allocation, no libc lock, no cancellation point,
+ * errno kept. */
+/* Open path for reading into *fd. 0, or the errno. */
+int os_open_read(const char *path, int *fd);
 /* Read up to cap bytes (retrying on EINTR); bytes read, 0 at the end or on
  * an error. */
-size_t os_file_read(int fd, void *buf, size_t cap);
-/* Write all len bytes; 0, or the errno of the failed write. */
-int os_file_write(int fd, const void *buf, size_t len);
-void os_file_close(int fd);
+size_t os_read(int fd, void *buf, size_t cap);
 /* Map a whole file read-only (private); NULL when it cannot be. Not
  * counted in os_stats_get: os_file_unmap gives it back. */
 void *os_file_map(const char *path, size_t *size);
 void os_file_unmap(void *addr, size_t size);
-/* The calling process's id. */
-int os_getpid(void);
 /* One line of /proc/self/maps. */
 typedef struct {
 	uintptr_t start, end;   /* [start, end) */

@@ -387,6 +387,7 @@ void prof_stats_get(prof_stats_t *out) {
 	}
 	mutex_lock(&prof_lock);
 	*out = prof_totals;
+	out->est_bytes = (uint64_t)prof_est_live;
 	mutex_unlock(&prof_lock);
 }
 
@@ -394,6 +395,7 @@ void prof_stacks_visit(void (*fn)(void *arg, const prof_stack_view_t *s),
     void *arg, prof_stats_t *totals) {
 	mutex_lock(&prof_lock);
 	*totals = prof_totals;
+	totals->est_bytes = (uint64_t)prof_est_live;
 	for (size_t i = 0; i < prof_nbuckets; i++) {
 		for (prof_stack_t *s = prof_buckets[i]; s != NULL; s = s->next) {
 			prof_stack_view_t v = { s->frames, s->depth, s->count,

@@ -68,6 +68,7 @@ typedef struct {
 	uint64_t live_bytes;  /* their requested bytes */
 	uint64_t stacks;      /* distinct stacks holding them */
 	uint64_t dropped;     /* samples not recorded (no metadata) */
+	uint64_t est_bytes;   /* the live heap they stand for (estimated) */
 } prof_stats_t;
 void prof_stats_get(prof_stats_t *out);
 /* Estimated allocations behind count samples holding bytes bytes (pprof's

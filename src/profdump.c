@@ -29,7 +29,7 @@ static _Atomic uint64_t pd_seq, pd_count;
 
 static void pd_flush(pd_out_t *o) {
 	if (o->len > 0 && o->err == 0)
-		o->err = os_file_write(o->fd, o->buf, o->len);
+		o->err = os_write(o->fd, o->buf, o->len);
 	o->len = 0;
 }
 
@@ -73,14 +73,14 @@ static void pd_maps(pd_out_t *o) {
 	int fd;
 	pd_printf(o, "\nMAPPED_LIBRARIES:\n");
 	pd_flush(o);
-	if (os_file_open("/proc/self/maps", false, &fd) != 0)
+	if (os_open_read("/proc/self/maps", &fd) != 0)
 		return;
 	size_t n;
-	while ((n = os_file_read(fd, o->buf, sizeof(o->buf))) > 0) {
+	while ((n = os_read(fd, o->buf, sizeof(o->buf))) > 0) {
 		o->len = n;
 		pd_flush(o);
 	}
-	os_file_close(fd);
+	os_close(fd);
 }
 
 static int pd_write_fd(int fd) {
@@ -98,7 +98,7 @@ static int pd_write_fd(int fd) {
 static bool pd_auto_path(char *buf, size_t cap, char kind) {
 	uint64_t seq = atomic_fetch_add(&pd_seq, 1);
 	size_t n = log_format(buf, cap, "%s.%d.%lu.%c.heap", opt_prof_prefix,
-	    os_getpid(), (unsigned long)seq, kind);
+	    os_pid(), (unsigned long)seq, kind);
 	return n + 1 < cap;
 }
 
@@ -114,11 +114,11 @@ static int pd_write(const char *path, char kind, char *used, size_t cap) {
 	} else {
 		log_format(used, cap, "%s", path);
 	}
-	int fd, err = os_file_open(path, true, &fd);
+	int fd, err = os_open_trunc(path, &fd);
 	if (err != 0)
 		return err;
 	err = pd_write_fd(fd);
-	os_file_close(fd);
+	os_close(fd);
 	if (err == 0)
 		atomic_fetch_add(&pd_count, 1);
 	return err;

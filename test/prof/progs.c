@@ -152,11 +152,15 @@ static void mode_gdump(void) {
 		leak_here(1 << 20);
 }
 
-/* A prof.* counter; a name that does not answer is a failure (and 0). */
+/* A profiler counter ("stats.prof.*", from a fresh snapshot); a name that
+ * does not answer is a failure (and 0). */
 static uint64_t counter(const char *name) {
-	uint64_t v = 0;
+	uint64_t v = 0, e = 1;
 	size_t len = sizeof(v);
-	int err = bm_ctl(name, &v, &len, NULL, 0);
+	char full[64];
+	snprintf(full, sizeof(full), "stats.%s", name);
+	bm_ctl("epoch", NULL, NULL, &e, sizeof(e));
+	int err = bm_ctl(full, &v, &len, NULL, 0);
 	EXPECT(err == 0 && len == sizeof(v), "ctl: %s answers (%d)", name, err);
 	return err == 0 ? v : 0;
 }

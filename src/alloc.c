@@ -1,12 +1,12 @@
 /*
- * malloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
+ * alloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
  * malloc pops the current slab of the thread's bin; a free looks the pointer
  * up in the rtree and pushes it on its slab (locally or remotely). Nothing
  * here takes a lock except through the arena's slow paths and bootstrap.
  * Bootstrap runs once, under boot_lock, on the first call from any thread
  * (possibly from ld.so or libc before main); it allocates nothing from us.
  */
-#include "malloc.h"
+#include "alloc.h"
 #include "arena.h"
 #include "base.h"
 #include "conf.h"
@@ -17,7 +17,6 @@
 #include "profdump.h"
 #include "rtree.h"
 #include "slab.h"
-#include "stats.h"
 #include "sz.h"
 #include "tsd.h"
 
@@ -36,12 +35,15 @@ static int malloc_boot_once(void) {
 	conf_boot();
 	sz_boot();
 	slab_boot();
-	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
-	    tsd_boot() != 0)
+	if (os_boot() != 0) {
+		log_warn("page size %ld is not supported (built for %zu)",
+		    os_page_size_system(), PAGE);
+		return ENOMEM;
+	}
+	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
 	if (opt_prof && prof_boot() == 0)
 		malloc_fast_max = 0;
-	stats_boot();   /* bm_ctl answers from here on: the profiler is up */
 	return 0;
 }
 
@@ -147,8 +149,25 @@ static unsigned malloc_small_class(size_t size, size_t alignment) {
 	return SZ_NSMALL;
 }
 
+/* The small-allocation fast path, the one place it is written: a block of
+ * class ind from the current slab of a's bin, or NULL when that slab has
+ * none left (an empty bin's current slab is a placeholder without blocks). */
+BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
+	return slab_alloc(a->bins[ind].cur);
+}
+
+/* The fast path of malloc and calloc: a block for size from the calling
+ * thread's arena when it has one and the size is answered by table; NULL
+ * when the caller must take malloc_slow. */
+BM_INLINE void *malloc_fast(size_t size) {
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size <= malloc_fast_max))   /* prof */
+		return malloc_pop(a, sz_size2index(size));
+	return NULL;
+}
+
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->bins[ind].cur);
+	void *p = malloc_pop(a, ind);
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
@@ -250,8 +269,7 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 	if (prof_sample_charge(size))
 		return malloc_prof_due(a, size, alignment, zero);
 	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
+		void *p = malloc_pop(a, sz_size2index(size));
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
 	}
@@ -267,13 +285,9 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 }
 
 void *bm_malloc(size_t size) {
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
-		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return p;
-	}
+	void *p = malloc_fast(size);
+	if (LIKELY(p != NULL))
+		return p;
 	return malloc_slow(size, QUANTUM, false);
 }
 
@@ -281,13 +295,9 @@ void *bm_calloc(size_t n, size_t size) {
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= malloc_fast_max)) {  /* prof */
-		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return memset(p, 0, total);
-	}
+	void *p = malloc_fast(total);
+	if (LIKELY(p != NULL))
+		return memset(p, 0, total);
 	return malloc_slow(total, QUANTUM, true);
 }
 
