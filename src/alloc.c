@@ -161,8 +161,11 @@ BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
  * when the caller must take malloc_slow. */
 BM_INLINE void *malloc_fast(size_t size) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= malloc_fast_max))   /* prof */
+	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
+		if (size > SZ_LOOKUP_MAX)
+			__builtin_unreachable();   /* malloc_fast_max never is */
 		return malloc_pop(a, sz_size2index(size));
+	}
 	return NULL;
 }
 
