@@ -7,7 +7,7 @@
  * an allocation of s bytes is sampled with probability 1 - exp(-s/R), so
  * the samples, each weighted by the inverse of that, estimate the live heap
  * without bias.
- * A sampled allocation is always a page run (malloc.c promotes small
+ * A sampled allocation is always a page run (alloc.c promotes small
  * ones): its extent's prof_id names its record, which points back at the
  * extent (an id whose record does not point back is stale: the run is not
  * sampled), and at its call stack, kept once per distinct stack with the

@@ -174,20 +174,6 @@ static void pd_leak_collect(void *arg, const prof_stack_view_t *s) {
 		l->top[i] = e;
 }
 
-/* "12.3 MiB" into buf. */
-static const char *pd_bytes(char *buf, size_t cap, double v) {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	unsigned u = 0;
-	double scale = 1;
-	while (u < 4 && v >= scale * 1024) {
-		scale *= 1024;
-		u++;
-	}
-	unsigned long tenths = (unsigned long)(v * 10 / scale + 0.5);
-	log_format(buf, cap, "%lu.%lu %s", tenths / 10, tenths % 10, units[u]);
-	return buf;
-}
-
 static void pd_leak_frame(pd_out_t *o, unsigned i, uintptr_t ret) {
 	symbol_t sym;
 	uintptr_t call = ret - 1;   /* inside the call instruction */
@@ -205,7 +191,7 @@ static void pd_leak_frame(pd_out_t *o, unsigned i, uintptr_t ret) {
 static void pd_leak_stack(pd_out_t *o, const pd_leak_t *e) {
 	char b[32];
 	pd_printf(o, "basemalloc: ~%s in ~%lu objects (%lu samples) "
-	    "allocated at:\n", pd_bytes(b, sizeof(b), e->est_bytes),
+	    "allocated at:\n", log_format_bytes(b, sizeof(b), (uint64_t)e->est_bytes),
 	    (unsigned long)(e->est_count + 0.5), (unsigned long)e->count);
 	if (e->depth == 0)
 		pd_printf(o, "    (no stack: sampled before the stack walker "
@@ -222,14 +208,14 @@ static void pd_leak_report(const char *dump) {
 	memset(&l, 0, sizeof(l));
 	prof_stacks_visit(pd_leak_collect, &l, &t);
 	pd_out_t o = { .fd = 2 };
-	pd_bytes(b2, sizeof(b2), (double)prof_period());
+	log_format_bytes(b2, sizeof(b2), prof_period());
 	if (t.live == 0)
 		pd_printf(&o, "basemalloc: leak report: no sampled allocation is "
 		    "live at exit (one sample per %s allocated)\n", b2);
 	else
 		pd_printf(&o, "basemalloc: leak report: ~%s in ~%lu objects live "
 		    "at exit, from %lu stacks (%lu samples, one per %s "
-		    "allocated)\n", pd_bytes(b1, sizeof(b1), l.est_bytes),
+		    "allocated)\n", log_format_bytes(b1, sizeof(b1), (uint64_t)l.est_bytes),
 		    (unsigned long)(l.est_count + 0.5), (unsigned long)t.stacks,
 		    (unsigned long)t.live, b2);
 	for (unsigned i = 0; i < l.n; i++)
