@@ -82,7 +82,8 @@ struct bm_extent_hooks_s {
  * "arena.purge" and "arena.#.purge" (actions), "stats.*" (the totals),
  * "stats.base.*", "stats.b0.*", "stats.bins.#.*", "stats.arenas.#.*" (one
  * arena, read at the call), "stats.base.blocks_list" (size_t words, 5 per
- * block) and, in `make fault` builds, "debug.fault_inject".
+ * block), "prof.dump" (an action: a heap dump; newp a const char * path or
+ * NULL) and, in `make fault` builds, "debug.fault_inject".
  */
 int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
     size_t newlen);

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
+#include "prof.h"
+#include "profdump.h"
 #include "rtree.h"
 #include "slab.h"
 #include "sz.h"
@@ -24,6 +26,10 @@
 
 static _Atomic int boot_done;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The largest request the small fast paths serve. prof: 0 while the heap
+ * profiler samples, so that every allocation passes malloc_prof's sampler
+ * and the fast paths cost nothing more when it does not. */
+static size_t malloc_fast_max = SZ_LOOKUP_MAX;
 
 static int malloc_boot_once(void) {
 	conf_boot();
@@ -36,6 +42,8 @@ static int malloc_boot_once(void) {
 	}
 	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
+	if (opt_prof && prof_boot() == 0)
+		malloc_fast_max = 0;
 	return 0;
 }
 
@@ -69,6 +77,8 @@ void malloc_postfork_child(void) {
 
 __attribute__((constructor)) static void malloc_constructor(void) {
 	malloc_boot();
+	if (opt_prof)
+		prof_boot_late();
 	pthread_atfork(malloc_prefork, malloc_postfork_parent,
 	    malloc_postfork_child);
 }
@@ -151,8 +161,11 @@ BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
  * when the caller must take malloc_slow. */
 BM_INLINE void *malloc_fast(size_t size) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX))
+	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
+		if (size > SZ_LOOKUP_MAX)
+			__builtin_unreachable();   /* malloc_fast_max never is */
 		return malloc_pop(a, sz_size2index(size));
+	}
 	return NULL;
 }
 
@@ -191,7 +204,7 @@ static void malloc_zero(void *p, size_t size) {
 }
 
 /* Boot, find the thread's arena, allocate; errno = ENOMEM on failure. */
-BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+BM_NOINLINE static void *malloc_plain(size_t size, size_t alignment,
     bool zero) {
 	if (malloc_boot() != 0)
 		return malloc_enomem();
@@ -203,6 +216,75 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	if (zero && !zeroed)
 		malloc_zero(p, size);
 	return p;
+}
+
+/* prof: a sampled allocation is always a page run (small sizes promoted to
+ * whole pages), whose extent carries the sample's record. */
+BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
+    size_t alignment, bool zero) {
+	void *p;
+	bool zeroed = false;
+	size_t usize = size <= SZ_SMALL_MAX ? PAGE_CEILING(MAX(size, 1))
+	    : sz_s2u(size);
+	if (usize != 0 && usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN) {
+		p = arena_malloc_large(a, usize, alignment, &zeroed);
+	} else {
+		zeroed = true;
+		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	}
+	if (p == NULL)
+		return malloc_enomem();
+	if (zero && !zeroed)
+		malloc_zero(p, size);
+	if (prof_sample_record(rtree_lookup(p), size, a->base))
+		profdump_gdump();
+	return p;
+}
+
+/* prof: the countdown passed zero. */
+BM_NOINLINE static void *malloc_prof_due(arena_t *a, size_t size,
+    size_t alignment, bool zero) {
+	if (size <= PTRDIFF_MAX && prof_sample_pick(size))
+		return malloc_sampled(a, size, alignment, zero);
+	return malloc_plain(size, alignment, zero);
+}
+
+/* prof: a thread's first allocation: boot, take an arena, then count it
+ * like any other. */
+BM_NOINLINE static void *malloc_prof_first(size_t size, size_t alignment,
+    bool zero) {
+	arena_t *a;
+	if (malloc_boot() != 0 || (a = tsd_arena()) == NULL ||
+	    size > PTRDIFF_MAX || !prof_sample_due(size))
+		return malloc_plain(size, alignment, zero);
+	return malloc_sampled(a, size, alignment, zero);
+}
+
+/* prof: every allocation while the profiler samples (malloc_fast_max is 0
+ * then): the countdown, then the sampled path, the small fast path or the
+ * ordinary slow path (tail calls only, so the common path needs no frame). */
+BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
+    bool zero) {
+	arena_t *a = tsd_tls.arena;
+	if (UNLIKELY(a == NULL))
+		return malloc_prof_first(size, alignment, zero);
+	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM. */
+	if (prof_sample_charge(size))
+		return malloc_prof_due(a, size, alignment, zero);
+	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
+		void *p = malloc_pop(a, sz_size2index(size));
+		if (LIKELY(p != NULL))
+			return zero ? memset(p, 0, size) : p;
+	}
+	return malloc_plain(size, alignment, zero);
+}
+
+/* Every allocation the fast paths do not serve. */
+BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+    bool zero) {
+	if (UNLIKELY(opt_prof))
+		return malloc_prof(size, alignment, zero);
+	return malloc_plain(size, alignment, zero);
 }
 
 void *bm_malloc(size_t size) {
@@ -228,6 +310,8 @@ BM_NOINLINE static void free_slow(void *p, const char *call) {
 		return;
 	if (e->kind == EXTENT_SLAB)
 		log_fatal("%s(): internal error at %p", call, p);
+	if (UNLIKELY(opt_prof))
+		prof_free(e);
 	arena_free_run(e);
 }
 
@@ -298,6 +382,19 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	return usize < e->size ? p : NULL;
 }
 
+/* prof: run e was resized in place from old to size bytes: a sample keeps
+ * its record with the new size; an unsampled run's growth is charged to the
+ * countdown like an allocation of that many bytes. */
+BM_NOINLINE static void malloc_prof_resized(extent_t *e, size_t old,
+    size_t size) {
+	arena_t *a = tsd_arena();
+	if (prof_resize(e, size) || size <= old || a == NULL ||
+	    !prof_sample_due(size - old))
+		return;
+	if (prof_sample_record(e, size, a->base))
+		profdump_gdump();
+}
+
 void *bm_realloc(void *p, size_t size) {
 	if (p == NULL)
 		return bm_malloc(size);
@@ -310,10 +407,13 @@ void *bm_realloc(void *p, size_t size) {
 	extent_t *e = malloc_lookup(p, "realloc");
 	if (e == NULL)
 		return NULL;
-	void *q = realloc_in_place(e, p, size);
-	if (q != NULL)
-		return q;
 	size_t old = malloc_usable(e);
+	void *q = realloc_in_place(e, p, size);
+	if (q != NULL) {
+		if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
+			malloc_prof_resized(e, old, size);
+		return q;
+	}
 	q = bm_malloc(size);
 	if (q == NULL)
 		return NULL;

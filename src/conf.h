@@ -67,7 +67,24 @@ typedef enum {
 	X(junk, BOOL, 0, NULL, 0, false, "false", "-", \
 	    "in `make debug` builds: fill freed small blocks with `0x5a` (past " \
 	    "the two words the free list uses), so a use after free reads " \
-	    "garbage")
+	    "garbage") \
+	X(prof, BOOL, 0, NULL, 0, false, "false", "-", \
+	    "the heap profiler: sample allocations and record their call " \
+	    "stacks (see \"Heap profile\")") \
+	X(prof_sample, SIZE, 0, NULL, 0, (size_t)512 << 10, "512K", "bytes", \
+	    "mean bytes allocated between two samples (exponentially " \
+	    "distributed); `1`: every allocation") \
+	X(prof_final, BOOL, 0, NULL, 0, true, "true", "-", \
+	    "with `prof`: write a heap dump at exit") \
+	X(prof_leak, BOOL, 0, NULL, 0, false, "false", "-", \
+	    "with `prof`: print the stacks still holding sampled memory at " \
+	    "exit, biggest first") \
+	X(prof_gdump, SIZE, 0, NULL, 0, 0, "0", "bytes", \
+	    "with `prof`: write a dump each time the estimated live heap " \
+	    "passes its last peak by this many bytes (`0`: never)") \
+	X(prof_prefix, STRING, 256, NULL, 0, "bmprof", "bmprof", "-", \
+	    "with `prof`: dumps go to `PREFIX.pid.seq.kind.heap` (kind `f` at " \
+	    "exit, `m` on demand, `u` at a new peak)")
 
 /* The declaration of opt_<name> for each kind. */
 #define CONF_DECL_BOOL(name, cap) bool opt_##name

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
+#include "profdump.h"
 #include "stats.h"
 #include "sz.h"
 #include "tsd.h"
@@ -214,6 +215,18 @@ static int ctl_act_purge_one(const unsigned *idx, const void *newp,
 	return 0;
 }
 
+/* newp: a const char * path, or NULL (or no newp) for the next name. */
+static int ctl_act_prof_dump(const unsigned *idx, const void *newp,
+    size_t newlen) {
+	const char *path = NULL;
+	(void)idx;
+	if (newp != NULL && newlen != sizeof(path))
+		return EINVAL;
+	if (newp != NULL)
+		memcpy(&path, newp, sizeof(path));
+	return profdump_write(path);
+}
+
 #ifdef BM_FAULT_INJECT
 /* newp: a uint64_t n; the n-th OS map from now fails (0 = none). */
 static int ctl_act_fault_inject(const unsigned *idx, const void *newp,
@@ -261,6 +274,9 @@ static const ctl_row_t ctl_rows[] = {
 	    "purge every arena's dirty pages now")
 	N("arena.#.purge", CTL_ACTION, "-", NULL, ctl_act_purge_one,
 	    "purge arena #'s dirty pages now")
+	N("prof.dump", CTL_ACTION, "-", NULL, ctl_act_prof_dump, "write a heap "
+	    "dump; `newp`: a `const char *` path, or NULL (or no `newp`) for "
+	    "the next `PREFIX.pid.seq.m.heap`; `EAGAIN` without `prof:true`")
 	FIG("stats.", ARENA, false, false, offsetof(stats_t, arenas), "")
 	FIG("stats.", TOTAL, false, false, 0, "")
 	FIG("stats.base.", BASE, false, false, offsetof(stats_t, base),
@@ -518,6 +534,8 @@ static void ctl_info_name(const ctl_row_t *r, ctl_info_t *out) {
 	out->type = ctl_type_name[r->type];
 	if (r->type == CTL_ACTION && strcmp(r->name, "debug.fault_inject") == 0)
 		out->type = "action (fault builds)";
+	if (r->type == CTL_ACTION && strcmp(r->name, "prof.dump") == 0)
+		out->type = "action (prof)";
 	out->unit = r->unit;
 	out->read = r->type == CTL_ACTION ? "-" : "now";
 	log_format(out->name, sizeof(out->name), "%s", r->name);

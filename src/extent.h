@@ -30,7 +30,9 @@ struct extent_s {
 	uint8_t kind;           /* extent_kind_t */
 	uint8_t nonzero;        /* free run: may hold non-zero bytes */
 	uint16_t szind;         /* slab: its bin */
-	uint32_t pad32;
+	uint32_t prof_id;       /* large or huge run: the heap profiler's
+	                         * record of its sampled allocation, when that
+	                         * record points back here (prof.c) */
 	size_t ndirty;          /* free run: bytes that may be resident and
 	                         * dirty (an upper bound; what purging would
 	                         * give back); on the dirty list when > 0 */

@@ -130,6 +130,15 @@ static int check_one_name(const char *pat, const char *type)
 		    "%s answers %d", name, err);
 		return CHECK_OK;
 	}
+	if (strcmp(type, "action (prof)") == 0) {
+		/* The profiler's actions answer EAGAIN while it is off. */
+		bool on = false;
+		size_t l = sizeof(on);
+		CHECK(ctl("opt.prof", &on, &l, NULL, 0) == 0);
+		int err = ctl(name, NULL, NULL, NULL, 0);
+		CHECK(err == (on ? 0 : EAGAIN), "%s answers %d", name, err);
+		return CHECK_OK;
+	}
 	if (strcmp(type, "action") == 0) {
 		CHECK(ctl(name, NULL, NULL, NULL, 0) == 0, "%s", name);
 		CHECK(ctl(name, buf, &len, NULL, 0) == EINVAL, "%s with oldp", name);
@@ -654,7 +663,9 @@ static int check_one_opt(const char *name, const char *want)
 		memcpy(&v, buf, sizeof(v));
 		CHECK(v == strtol(want, NULL, 10), "%s = %ld, want %s", ctlname, v,
 		    want);
-	} else if (strcmp(name, "dirty_max") == 0) {
+	} else if (strcmp(name, "dirty_max") == 0 ||
+	    strcmp(name, "prof_sample") == 0 ||
+	    strcmp(name, "prof_gdump") == 0) {
 		size_t v;
 		memcpy(&v, buf, sizeof(v));
 		CHECK(v == parse_size(want), "%s = %zu, want %s", ctlname, v, want);
