@@ -12,7 +12,7 @@ ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 LDLIBS  = -lpthread
 
 # Modules in layer order (see README "Layers").
-MODULES = log conf os hooks mutex sz base rtree extent slab arena tsd stats malloc
+MODULES = log conf os hooks mutex sz base rtree extent bg slab arena tsd stats malloc
 SRCS    = $(wildcard $(MODULES:%=src/%.c))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 DOBJS   = $(SRCS:src/%.c=build/debug/%.o)

@@ -76,7 +76,10 @@ struct bm_extent_hooks_s {
  *   "version" s, "epoch" q (write: refresh the snapshot)
  *   "opt.metadata_thp" s, "opt.dirty_decay_ms" l, "opt.dirty_max" z,
  *   "opt.abort_on_invalid" b, "opt.stats_print" b, "opt.stats_opts" s,
- *   "opt.stats_file" s, "opt.junk" b: the BASEMALLOC_CONF options
+ *   "opt.stats_file" s, "opt.junk" b, "opt.background_thread" b: the
+ *   BASEMALLOC_CONF options
+ *   "background_thread.running" b, "background_thread.starts" q,
+ *   "background_thread.passes" q: the background purger
  *   "thread.arena" u: the calling thread's arena
  *   "arenas.narenas" u, "arenas.abandoned" u, "arenas.in_use" u,
  *   "arenas.adopted" q, "arenas.nbins" u, "arenas.bin.#.size" z,

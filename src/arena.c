@@ -6,6 +6,7 @@
  * list; `full` set so remote freers queue it on remote_slabs), SPARE.
  */
 #include "arena.h"
+#include "bg.h"
 #include "log.h"
 #include "mutex.h"
 
@@ -95,6 +96,7 @@ static void arena_tidy(arena_t *a);
 
 void arena_release(arena_t *a) {
 	arena_tidy(a);
+	pages_purge_left(&a->pages);
 	mutex_lock(&pool_lock);
 	a->pool_next = pool;
 	pool = a;
@@ -104,6 +106,9 @@ void arena_release(arena_t *a) {
 }
 
 void arena_postfork_child(void) {
+	unsigned n = arena_count();
+	for (unsigned i = 0; i < n; i++)
+		pages_postfork_child(&arenas[i]->pages);
 	arena_t **link = &pool;
 	while (*link != NULL) {
 		arena_t *a = *link;
@@ -221,6 +226,7 @@ static void arena_slab_refile(arena_t *a, slab_t *s) {
 
 void arena_free_local_slow(arena_t *a, slab_t *s) {
 	arena_slab_refile(a, s);
+	bg_wake();
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
@@ -263,6 +269,7 @@ void arena_free_remote(slab_t *s, void *p) {
 	if (arena_claim(a)) {
 		arena_free_claimed(a, s, p);
 		arena_unclaim(a);
+		bg_wake();
 		return;
 	}
 	if (!slab_free_remote(s, p))
@@ -363,19 +370,22 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 	return (void *)e->addr;
 }
 
-void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
-	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
+void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
+    bool *zeroed) {
+	extent_t *e = extent_huge_alloc(&a->pages, size, alignment, zeroed);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
-		e = extent_huge_alloc(&a->pages, size, alignment);
+		e = extent_huge_alloc(&a->pages, size, alignment, zeroed);
 	return e != NULL ? (void *)e->addr : NULL;
 }
 
 void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
-	if (e->kind == EXTENT_LARGE)
+	if (e->kind == EXTENT_LARGE) {
 		extent_run_free(&a->pages, e, true);
-	else
+		bg_wake();
+	} else {
 		extent_huge_free(&a->pages, e);
+	}
 }
 
 /* Give back what an exiting thread's arena holds for nothing: collect

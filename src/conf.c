@@ -25,6 +25,7 @@ bool opt_stats_print = false;
 char opt_stats_opts[16] = "";
 char opt_stats_file[256] = "";
 bool opt_junk = false;
+bool opt_background_thread = true;
 
 typedef enum {
 	CONF_BOOL,
@@ -64,6 +65,8 @@ static const conf_opt_t conf_table[] = {
 	    0, "", "write the report to this file instead of stderr" },
 	{ "junk", CONF_BOOL, &opt_junk, 0, NULL, 0,
 	    "false", "debug builds: fill freed small blocks with 0x5a" },
+	{ "background_thread", CONF_BOOL, &opt_background_thread, 0, NULL, 0,
+	    "true", "purge idle dirty pages from a thread started when needed" },
 };
 
 #define CONF_NOPTS (sizeof(conf_table) / sizeof(conf_table[0]))

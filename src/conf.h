@@ -26,6 +26,7 @@ extern bool opt_stats_print;         /* print the stats report at exit */
 extern char opt_stats_opts[16];      /* options for the report at exit ("J" = JSON) */
 extern char opt_stats_file[256];     /* write the report here instead of stderr */
 extern bool opt_junk;                /* debug builds: fill freed small blocks with 0x5a */
+extern bool opt_background_thread;   /* purge idle dirty pages from a thread started when needed */
 
 /* Parse the value string s (not NUL-terminated: len bytes) of the environment
  * variable; warns on bad input, keeps defaults. Exposed for tests and fuzzing. */

@@ -2,7 +2,12 @@
  * extent: the page runs of one arena. Free runs sit in size bins (by the
  * floor page-size class; a bitmap finds the first non-empty bin) and, while
  * dirty, on a dirty list ordered by age. Coalescing looks the neighbours up
- * in the rtree: a free run's first and last pages point at it.
+ * in the rtree: a free run's first and last pages point at it. A run's dirty
+ * span is an upper bound (merging two runs spans both dirty parts and what
+ * lies between); splitting cuts it exactly.
+ * Purging takes runs off the lists onto `purging`, drops the lock while the
+ * kernel discards their pages, and lists them again as clean; a fork child
+ * lists again as dirty the runs a vanished thread was purging.
  * Every extern function takes pages_t.lock; static helpers expect it held.
  */
 #include "extent.h"
@@ -13,6 +18,11 @@
 #include "sz.h"
 
 #include <errno.h>
+
+/* The registry of every pages_t (they are never destroyed). */
+static _Atomic(pages_t *) pages_reg;
+/* Its address marks the runs this thread is purging (see purging). */
+static __thread char pages_purge_self;
 
 static unsigned pages_bin_floor(size_t size) {
 	unsigned ind = sz_psz2ind(size);
@@ -29,7 +39,20 @@ int pages_init(pages_t *p, base_t *base, void *owner) {
 	p->base = base;
 	p->owner = owner;
 	p->dirty.dnext = p->dirty.dprev = &p->dirty;
-	return mutex_init(&p->lock, "arena.pages", MUTEX_RANK_ARENA);
+	p->peak_at = os_now_ns();
+	int err = mutex_init(&p->lock, "arena.pages", MUTEX_RANK_ARENA);
+	if (err != 0)
+		return err;
+	pages_t *head = atomic_load_explicit(&pages_reg, memory_order_relaxed);
+	do {
+		p->reg_next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&pages_reg, &head, p,
+	    memory_order_release, memory_order_relaxed));
+	return 0;
+}
+
+pages_t *pages_registry(void) {
+	return atomic_load_explicit(&pages_reg, memory_order_acquire);
 }
 
 static extent_t *desc_get_locked(pages_t *p) {
@@ -60,25 +83,41 @@ void extent_desc_put(pages_t *p, extent_t *e) {
 	mutex_unlock(&p->lock);
 }
 
+/* Steps the dirty list is searched back from its newest end for e's place
+ * (a run that merged older ones may be older than the newest). */
+#define PAGES_DIRTY_SEARCH 16
+
+static size_t run_ndirty(const extent_t *e) {
+	return e->dhi - e->dlo;
+}
+
+static void run_set_clean(extent_t *e) {
+	e->dlo = e->dhi = 0;
+}
+
 static void dirty_link(pages_t *p, extent_t *e) {
-	e->dprev = p->dirty.dprev;
-	e->dnext = &p->dirty;
-	p->dirty.dprev->dnext = e;
-	p->dirty.dprev = e;
-	p->stats.dirty += e->ndirty;
+	extent_t *at = p->dirty.dprev;
+	for (unsigned i = 0; i < PAGES_DIRTY_SEARCH && at != &p->dirty &&
+	    at->dirty_since > e->dirty_since; i++)
+		at = at->dprev;
+	e->dprev = at;
+	e->dnext = at->dnext;
+	at->dnext->dprev = e;
+	at->dnext = e;
+	p->stats.dirty += run_ndirty(e);
 }
 
 static void dirty_unlink(pages_t *p, extent_t *e) {
 	e->dprev->dnext = e->dnext;
 	e->dnext->dprev = e->dprev;
-	p->stats.dirty -= e->ndirty;
+	p->stats.dirty -= run_ndirty(e);
 }
 
 /* Link e into bin b: dirty runs at the head (reused first: no page faults),
  * clean ones after the head. */
 static void bin_link(pages_t *p, unsigned b, extent_t *e) {
 	extent_t *head = p->bins[b];
-	if (head == NULL || e->ndirty != 0 || head->ndirty == 0) {
+	if (head == NULL || run_ndirty(e) != 0 || run_ndirty(head) == 0) {
 		e->prev = NULL;
 		e->next = head;
 		if (head != NULL)
@@ -99,7 +138,7 @@ static void run_insert(pages_t *p, extent_t *e) {
 	e->kind = EXTENT_FREE;
 	e->owner = p->owner;
 	bin_link(p, pages_bin_floor(e->size), e);
-	if (e->ndirty != 0)
+	if (run_ndirty(e) != 0)
 		dirty_link(p, e);
 	rtree_set((void *)e->addr, e);
 	rtree_set((void *)(e->addr + e->size - PAGE), e);
@@ -116,7 +155,7 @@ static void run_remove(pages_t *p, extent_t *e) {
 		e->next->prev = e->prev;
 	if (p->bins[b] == NULL)
 		p->nonempty &= ~((uint64_t)1 << b);
-	if (e->ndirty != 0)
+	if (run_ndirty(e) != 0)
 		dirty_unlink(p, e);
 	rtree_set((void *)e->addr, NULL);
 	rtree_set((void *)(e->addr + e->size - PAGE), NULL);
@@ -130,19 +169,27 @@ static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 	return n;
 }
 
-/* Fold b (the run right after a) into a; b's descriptor is recycled. */
+/* Fold b (the free run right after a) into a; b's descriptor is recycled.
+ * The dirty span covers both; it is as old as its dirty bytes on average. */
 static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
-	a->nonzero |= b->nonzero;
-	if (b->ndirty != 0 && (a->ndirty == 0 ||
-	    b->dirty_since < a->dirty_since))
+	size_t na = run_ndirty(a), nb = run_ndirty(b);
+	if (na == 0) {
+		a->dlo = b->dlo;
 		a->dirty_since = b->dirty_since;
-	a->ndirty += b->ndirty;
+	} else if (nb != 0) {
+		double w = (double)nb / (double)(na + nb);
+		double since = (double)a->dirty_since +
+		    ((double)b->dirty_since - (double)a->dirty_since) * w;
+		a->dirty_since = (uint64_t)since;
+	}
+	if (nb != 0)
+		a->dhi = b->dhi;
 	a->size += b->size;
 	desc_put_locked(p, b);
 }
 
-/* Merge the unlisted free run e with free neighbours; returns the result
- * (not yet inserted). */
+/* Merge the unlisted free run e with its free neighbours; returns the
+ * result (not yet inserted). */
 static extent_t *run_coalesce(pages_t *p, extent_t *e) {
 	extent_t *prev = e->addr >= PAGE ? run_neighbour(p, e->addr - PAGE)
 	    : NULL;
@@ -159,24 +206,60 @@ static extent_t *run_coalesce(pages_t *p, extent_t *e) {
 	return e;
 }
 
-/* A run of at least need bytes in a bin of a class >= need (the last bin
- * holds any size, so it is searched); dirty runs first, so that pages
- * already faulted in are reused before clean ones are touched. */
-static extent_t *run_find(pages_t *p, size_t need) {
+/* Runs of a bin looked at for a dirty one that fits before taking a clean
+ * one (dirty runs sit at the head of their bin). */
+#define PAGES_FIND_DIRTY 8
+
+/* A run of at least need bytes and at most max from the smallest size class
+ * that has one (best fit by class: a small request does not split a big
+ * free run that a big request will want again, which would have to fault
+ * in a new chunk); in that class a dirty run first, so that pages already
+ * faulted in are reused. The last bin holds any size, so it is searched. */
+static extent_t *run_find(pages_t *p, size_t need, size_t max) {
 	uint64_t all = p->nonempty & (~(uint64_t)0 << pages_bin_ceil(need));
+	if (max < SIZE_MAX)
+		all &= ~(uint64_t)0 >> (63 - pages_bin_floor(max));
+
 	for (uint64_t mask = all; mask != 0; mask &= mask - 1) {
-		extent_t *e = p->bins[__builtin_ctzll(mask)];
-		if (e->ndirty != 0 && e->size >= need)
-			return e;
-	}
-	for (uint64_t mask = all; mask != 0; mask &= mask - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(mask);
-		for (extent_t *e = p->bins[i]; e != NULL; e = e->next) {
-			if (e->size >= need)
+		extent_t *fit = NULL, *e = p->bins[__builtin_ctzll(mask)];
+		for (unsigned n = 0; e != NULL; e = e->next, n++) {
+			if (e->size < need || e->size > max)
+				continue;
+			if (run_ndirty(e) != 0 || n >= PAGES_FIND_DIRTY)
 				return e;
+			if (fit == NULL)
+				fit = e;
 		}
+		if (fit != NULL)
+			return fit;
 	}
 	return NULL;
+}
+
+/* Take the spare if it fits size bytes at alignment (lock held). */
+static extent_t *huge_spare_take_locked(pages_t *p, size_t size,
+    size_t alignment) {
+	extent_t *s = p->huge_spare;
+	if (s == NULL || s->size < size || s->size / 2 > size ||
+	    (s->addr & (MAX(alignment, PAGE) - 1)) != 0)
+		return NULL;
+	p->huge_spare = NULL;
+	p->stats.spare = 0;
+	p->stats.mapped -= s->size;
+	p->stats.huge += s->size;
+	p->stats.n_huge++;
+	return s;
+}
+
+/* Give the spare up (lock held); the caller unmaps what it returns. */
+static extent_t *huge_spare_drop_locked(pages_t *p) {
+	extent_t *s = p->huge_spare;
+	if (s != NULL) {
+		p->huge_spare = NULL;
+		p->stats.spare = 0;
+		p->stats.mapped -= s->size;
+	}
+	return s;
 }
 
 /* Unmap every free run (address space is short: a map failed). Returns
@@ -192,6 +275,12 @@ static size_t pages_unmap_free_locked(pages_t *p) {
 			total += e->size;
 			desc_put_locked(p, e);
 		}
+	}
+	extent_t *spare = huge_spare_drop_locked(p);
+	if (spare != NULL) {
+		os_unmap((void *)spare->addr, spare->size);
+		total += spare->size;
+		desc_put_locked(p, spare);
 	}
 	return total;
 }
@@ -229,99 +318,296 @@ static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	p->stats.mapped += size;
 	e->addr = (uintptr_t)addr;
 	e->size = size;
-	e->ndirty = 0;
-	e->nonzero = 0;
+	run_set_clean(e);
 	e = run_coalesce(p, e);
 	run_insert(p, e);
 	return e;
 }
 
-/* A freed run (or a part left over from a split) this large asks the
- * kernel how much of it is resident, so that a big block of which the
- * program touched a little does not count (and get purged) as dirty in
- * whole. */
-#define PAGES_RESIDENT_MIN ((size_t)1 << 20)
+/* ---------------------------------------------------------------------- */
+/* Purging */
+
+/* A guesser whose purges proved wrong n times in a row waits 2^n decay
+ * times before it purges again, at most this many. */
+#define PAGES_HOLD_MAX 64
+/* Without a collapse, an arena's footprint (active + dirty) may reach this
+ * many times its recent peak of active bytes before it purges at once: the
+ * free space needed to serve a demand again without faults can be as large
+ * as the demand (a buffer and the blocks that follow it live in different
+ * runs). */
+#define PAGES_ROOM 2
+/* Dirty bytes past what an arena keeps for the decay time may stay this
+ * fraction (1/n) of it. */
+#define PAGES_YOUNG_DIV 10
+/* The background purger retries a busy arena this much later (ns). */
+#define PAGES_BUSY_NS ((uint64_t)10 * 1000 * 1000)
 
 static uint64_t pages_decay_ns(void) {
 	return opt_dirty_decay_ms < 0 ? UINT64_MAX
 	    : (uint64_t)opt_dirty_decay_ms * 1000000u;
 }
 
-/* Dirty bytes an arena may keep before purging at once: dirty_max, or the
- * active bytes, or half their peak, whichever is largest (the decay purges
- * what stays unused); but only a quarter of dirty_max when the active
- * bytes have just fallen below both that and an eighth of their peak (the
- * program freed most of its heap: give the memory back now rather than when
- * it next calls the allocator after the decay time). That tighter bound
- * applies at most once per decay period, so a program whose heap swings
- * (big blocks coming and going) is not purged on every swing. */
-static size_t pages_dirty_bound(pages_t *p) {
-	size_t active = p->stats.active;
-	if (active > p->active_peak)
-		p->active_peak = active;
-	if (active < p->active_peak / 8 && active < opt_dirty_max / 4) {
-		uint64_t now = os_now_ns();
-		p->active_peak = active;
-		if (now - p->shrunk_at >= pages_decay_ns()) {
-			p->shrunk_at = now;
-			return opt_dirty_max / 4;
-		}
-	}
-	return MAX(opt_dirty_max, MAX(active, p->active_peak / 2));
+static uint64_t pages_add_sat(uint64_t a, uint64_t b) {
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Purge from the oldest dirty run: runs past the decay time, and while
- * the dirty bytes are over bound, down to half of it (bound 0: all). */
-static void pages_purge_locked(pages_t *p, size_t bound) {
-	uint64_t now = os_now_ns(), decay = pages_decay_ns();
-	bool force = bound == 0;
-	bool over = p->stats.dirty > bound;
-	bool purged = false;
+/* The most active bytes of this demand epoch and the one before (an epoch
+ * lasts the decay time); moves on to a new epoch when this one is over. */
+static size_t pages_recent_peak(pages_t *p, uint64_t now) {
+	size_t active = p->stats.active;
+	uint64_t epoch = pages_decay_ns();
+	if (now > p->peak_at && now - p->peak_at >= epoch) {
+		bool idle = now - p->peak_at >= pages_add_sat(epoch, epoch);
+		p->peak[1] = idle ? active : p->peak[0];
+		p->peak[0] = active;
+		p->peak_at = now;
+	}
+	return MAX(active, MAX(p->peak[0], p->peak[1]));
+}
+
+/* Whether g may purge now: its last purge has not been proven wrong, or
+ * it has waited its hold since. */
+static bool guess_allowed(const pages_guess_t *g, uint64_t now) {
+	uint64_t hold = g->hold != 0 ? g->hold : pages_decay_ns();
+	return g->watch || g->at == 0 || (now > g->at && now - g->at >= hold);
+}
+
+/* g purges now, guessing the arena will not need the memory again soon
+ * (peak: its recent peak of active bytes). */
+static void guess_made(pages_guess_t *g, uint64_t now, size_t peak) {
+	if (!g->watch) {
+		g->at = now;
+		g->peak = peak;
+	}
+	g->watch = true;
+}
+
+/* The active bytes grew to `active`: g's last purge proved wrong if they
+ * are back at half its peak within the decay time (g then waits twice as
+ * long as before it purges again), right if later. */
+static void guess_check(pages_guess_t *g, size_t active, uint64_t now) {
+	if (!g->watch || active < g->peak / 2)
+		return;
+	uint64_t decay = pages_decay_ns();
+	g->watch = false;
+	if (now > g->at && now - g->at >= decay) {
+		g->hold = 0;
+		return;
+	}
+	uint64_t hold = g->hold != 0 ? g->hold : decay;
+	uint64_t cap = decay > UINT64_MAX / PAGES_HOLD_MAX ? UINT64_MAX
+	    : decay * PAGES_HOLD_MAX;
+	g->hold = hold > cap / 2 ? cap : hold * 2;
+}
+
+/* The active bytes of p grew: the peak, and the guesses on watch. */
+static void pages_note_active(pages_t *p) {
+	size_t active = p->stats.active;
+	if (active > p->peak[0])
+		p->peak[0] = active;
+	if (!p->collapsed.watch && !p->left.watch)
+		return;
+	uint64_t now = os_now_ns();
+	guess_check(&p->collapsed, active, now);
+	guess_check(&p->left, active, now);
+}
+
+static void purging_link(pages_t *p, extent_t *e) {
+	e->prev = NULL;
+	e->next = p->purging;
+	if (e->next != NULL)
+		e->next->prev = e;
+	p->purging = e;
+	e->dprev = (extent_t *)(void *)&pages_purge_self;
+}
+
+static void purging_unlink(pages_t *p, extent_t *e) {
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		p->purging = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+}
+
+static bool pages_aged(const extent_t *e, uint64_t now, uint64_t decay) {
+	return now >= e->dirty_since && now - e->dirty_since >= decay;
+}
+
+/* Take runs off the dirty list from the oldest onto `purging` (marked as
+ * this thread's, in dprev; on no other list, so nothing allocates or merges
+ * them): every run dirty for the decay time; while the dirty bytes are over
+ * room, more down to 7/8 of it; while they are over lasting, the runs dirty
+ * for a tenth of the decay time. Returns them chained by dnext. */
+static extent_t *purge_pick_locked(pages_t *p, size_t room, size_t lasting,
+    uint64_t now) {
+	uint64_t decay = pages_decay_ns(), young = decay / PAGES_YOUNG_DIV;
+	bool over = p->stats.dirty > room;
+	size_t target = room - room / 8;
+	extent_t *batch = NULL;
 	while (p->dirty.dnext != &p->dirty) {
 		extent_t *e = p->dirty.dnext;
-		bool aged = now - e->dirty_since >= decay;
-		if (!force && !aged && !(over && p->stats.dirty > bound / 2))
+		if (!pages_aged(e, now, decay) && !(over && p->stats.dirty > target) &&
+		    !(p->stats.dirty > lasting && pages_aged(e, now, young)))
 			break;
-		os_purge_forced((void *)e->addr, e->size);
-		dirty_unlink(p, e);
-		p->stats.purged += e->ndirty;
-		e->ndirty = 0;
-		e->nonzero = 0;
-		purged = true;
+		run_remove(p, e);
+		purging_link(p, e);
+		e->dnext = batch;
+		batch = e;
 	}
-	if (purged)
-		p->stats.purge_runs++;
+	return batch;
 }
 
+/* List the purged runs of batch again, as clean (lock held). */
+static void purge_finish_locked(pages_t *p, extent_t *batch) {
+	while (batch != NULL) {
+		extent_t *e = batch;
+		batch = e->dnext;
+		purging_unlink(p, e);
+		p->stats.purged += run_ndirty(e);
+		run_set_clean(e);
+		run_insert(p, run_coalesce(p, e));
+	}
+	p->stats.purge_runs++;
+}
+
+/* Purge what purge_pick_locked picks, and the spare huge mapping when it
+ * has waited the decay time (or room is 0: everything goes). The kernel
+ * is called without the lock (held again on return). */
+static void pages_purge_locked(pages_t *p, size_t room, size_t lasting,
+    uint64_t now) {
+	uint64_t decay = pages_decay_ns();
+	extent_t *batch = purge_pick_locked(p, room, lasting, now);
+	extent_t *spare = NULL;
+	if (p->huge_spare != NULL && (room == 0 ||
+	    (now >= p->spare_since && now - p->spare_since >= decay)))
+		spare = huge_spare_drop_locked(p);
+	if (batch == NULL && spare == NULL)
+		return;
+	mutex_unlock(&p->lock);
+	for (extent_t *e = batch; e != NULL; e = e->dnext)
+		os_purge_forced((void *)e->dlo, run_ndirty(e));
+	if (spare != NULL)
+		os_unmap((void *)spare->addr, spare->size);
+	mutex_lock(&p->lock);
+	if (spare != NULL)
+		desc_put_locked(p, spare);
+	if (batch != NULL)
+		purge_finish_locked(p, batch);
+}
+
+/* What p may keep dirty now, without a collapse: `lasting` (dirty_max, or
+ * what its recent peak of active bytes leaves room for: memory it needed
+ * within the last decay time or two) for as long as the decay time, and up
+ * to `room` (PAGES_ROOM times that peak) for a tenth of it: pages freed and
+ * allocated again at once stay dirty. */
+static void pages_keep(pages_t *p, uint64_t now, size_t *room,
+    size_t *lasting) {
+	size_t active = p->stats.active, peak = pages_recent_peak(p, now);
+	*lasting = MAX(opt_dirty_max, peak - active);
+	*room = MAX(opt_dirty_max, PAGES_ROOM * peak - active);
+}
+
+/* After a run was freed: purge what p should not keep (pages_keep). When
+ * the heap has collapsed (the active bytes fell below an eighth of their
+ * recent peak and a quarter of dirty_max: the program freed most of what it
+ * had), it keeps an eighth of dirty_max instead, if that guess is allowed. */
 static void pages_maybe_purge(pages_t *p) {
 	if (p->dirty.dnext == &p->dirty)
 		return;
-	size_t bound = pages_dirty_bound(p);
-	if (p->stats.dirty > bound ||
-	    os_now_ns() - p->dirty.dnext->dirty_since >= pages_decay_ns())
-		pages_purge_locked(p, MAX(bound, 1));
+	uint64_t now = os_now_ns(), decay = pages_decay_ns();
+	size_t active = p->stats.active, peak = pages_recent_peak(p, now);
+	size_t keep = opt_dirty_max / 8;
+	if (active < peak / 8 && active < opt_dirty_max / 4 &&
+	    p->stats.dirty > keep && guess_allowed(&p->collapsed, now)) {
+		guess_made(&p->collapsed, now, peak);
+		pages_purge_locked(p, keep, keep, now);
+		return;
+	}
+	size_t room, lasting;
+	pages_keep(p, now, &room, &lasting);
+	extent_t *old = p->dirty.dnext;
+	if (p->stats.dirty > room || pages_aged(old, now, decay) ||
+	    (p->stats.dirty > lasting &&
+	    pages_aged(old, now, decay / PAGES_YOUNG_DIV)))
+		pages_purge_locked(p, room, lasting, now);
 }
 
 void pages_purge(pages_t *p, bool force) {
 	mutex_lock(&p->lock);
-	pages_purge_locked(p, force ? 0 : pages_dirty_bound(p));
+	if (force)
+		pages_purge_locked(p, 0, 0, os_now_ns());
+	else
+		pages_maybe_purge(p);
 	mutex_unlock(&p->lock);
 }
 
-/* List the part [addr, addr+size) of a run like `from` (its ndirty dirty
- * bytes, nonzero flag and age) as free, in descriptor e; the part keeps at
- * most its size of dirty bytes. */
+void pages_purge_left(pages_t *p) {
+	mutex_lock(&p->lock);
+	uint64_t now = os_now_ns();
+	if (p->stats.dirty != 0 && guess_allowed(&p->left, now)) {
+		guess_made(&p->left, now, pages_recent_peak(p, now));
+		pages_purge_locked(p, 0, 0, now);
+	}
+	mutex_unlock(&p->lock);
+}
+
+/* When p next has something to purge by age (UINT64_MAX: never). */
+static uint64_t pages_next_due(pages_t *p, uint64_t now) {
+	uint64_t decay = pages_decay_ns(), next = UINT64_MAX;
+	if (p->huge_spare != NULL)
+		next = pages_add_sat(p->spare_since, decay);
+	if (p->dirty.dnext == &p->dirty)
+		return next;
+	uint64_t since = p->dirty.dnext->dirty_since;
+	next = MIN(next, pages_add_sat(since, decay));
+	size_t room, lasting;
+	pages_keep(p, now, &room, &lasting);
+	if (p->stats.dirty > lasting)
+		next = MIN(next, pages_add_sat(since, decay / PAGES_YOUNG_DIV));
+	return next;
+}
+
+uint64_t pages_purge_aged(pages_t *p, uint64_t now) {
+	if (mutex_trylock(&p->lock) != 0)
+		return now + PAGES_BUSY_NS;
+	size_t room, lasting;
+	pages_keep(p, now, &room, &lasting);
+	pages_purge_locked(p, room, lasting, now);
+	uint64_t next = pages_next_due(p, now);
+	mutex_unlock(&p->lock);
+	return next;
+}
+
+void pages_postfork_child(pages_t *p) {
+	if (p->purging == NULL || mutex_held(&p->lock))
+		return;  /* held: the frame a signal handler forked from has it */
+	mutex_lock(&p->lock);
+	uint64_t now = os_now_ns();
+	extent_t *next;
+	for (extent_t *e = p->purging; e != NULL; e = next) {
+		next = e->next;
+		if (e->dprev == (extent_t *)(void *)&pages_purge_self)
+			continue;  /* this thread's: its frame lists them */
+		purging_unlink(p, e);
+		e->dlo = e->addr;
+		e->dhi = e->addr + e->size;
+		e->dirty_since = now;
+		run_insert(p, run_coalesce(p, e));
+	}
+	mutex_unlock(&p->lock);
+}
+
+/* List the part [addr, addr+size) of the run `from` as free, in descriptor
+ * e: its dirty span is the part of from's inside it, as old. */
 static void run_put_part(pages_t *p, extent_t *e, uintptr_t addr, size_t size,
     const extent_t *from) {
-	size_t ndirty = from->ndirty;
-	uint64_t since = from->dirty_since;
-	e->nonzero = from->nonzero;
+	uintptr_t lo = MAX(from->dlo, addr), hi = MIN(from->dhi, addr + size);
+	e->dirty_since = from->dirty_since;
+	e->dlo = lo < hi ? lo : 0;
+	e->dhi = lo < hi ? hi : 0;
 	e->addr = addr;
 	e->size = size;
-	e->ndirty = MIN(ndirty, size);
-	if (ndirty != 0 && size >= PAGES_RESIDENT_MIN)
-		e->ndirty = os_resident((void *)addr, size);
-	e->dirty_since = since;
 	run_insert(p, e);
 }
 
@@ -347,9 +633,28 @@ static int run_carve(pages_t *p, extent_t *e, uintptr_t start, size_t size) {
 	return 0;
 }
 
-/* Find or map a run of need bytes and take it out of the lists. */
-static extent_t *run_take(pages_t *p, size_t need) {
-	extent_t *e = run_find(p, need);
+/* Where in the free run e (at least size bytes once aligned) a run of size
+ * bytes aligned to align goes: over e's dirty pages when it has some (they
+ * are likely resident: no page faults), else at its start. A slab in a run
+ * bigger than a chunk (a chunk just mapped for it, merged with the free run
+ * next to it) goes at the start: new chunks are mapped below older ones. */
+static uintptr_t run_place(const extent_t *e, size_t size, size_t align,
+    extent_kind_t kind) {
+	uintptr_t first = ALIGN_UP(e->addr, align);
+	if (run_ndirty(e) == 0 ||
+	    (kind == EXTENT_SLAB && e->size > PAGES_CHUNK))
+		return first;
+	uintptr_t at = ALIGN_DOWN(MIN(e->dlo, e->addr + e->size - size), align);
+	return at > first ? at : first;
+}
+
+/* Find or map a run of need bytes and take it out of the lists. Slabs live
+ * long (as long as one of their blocks): one is not cut out of a free run
+ * bigger than a chunk, which a big request would want whole again; a chunk
+ * is mapped for it instead. */
+static extent_t *run_take(pages_t *p, size_t need, extent_kind_t kind) {
+	extent_t *e = run_find(p, need, kind == EXTENT_SLAB ? PAGES_CHUNK
+	    : SIZE_MAX);
 	if (e == NULL)
 		e = pages_chunk_map(p, need);
 	if (e != NULL)
@@ -364,10 +669,11 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	extent_t *given = desc;
 	if (desc == NULL)
 		desc = desc_get_locked(p);
-	extent_t *e = desc != NULL ? run_take(p, need) : NULL;
-	uintptr_t start = e != NULL ? ALIGN_UP(e->addr, MAX(alignment, PAGE)) : 0;
+	extent_t *e = desc != NULL ? run_take(p, need, kind) : NULL;
+	uintptr_t start = e != NULL ? run_place(e, size, MAX(alignment, PAGE),
+	    kind) : 0;
 	if (e != NULL)
-		*zeroed = !e->nonzero;
+		*zeroed = !(start < e->dhi && e->dlo < start + size);
 	if (e == NULL || run_carve(p, e, start, size) != 0) {
 		if (desc != NULL && given == NULL)
 			desc_put_locked(p, desc);
@@ -387,6 +693,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 		p->stats.slab += size;
 	else
 		p->stats.n_large++;
+	pages_note_active(p);
 	mutex_unlock(&p->lock);
 	return desc;
 }
@@ -394,8 +701,8 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 /* Debug builds: the free runs of p are consistent (lock held). Each sits
  * in the bin of its floor size class, whose bit is set; it is a free run of
  * this arena, page-sized, its first and last pages map to it, its dirty
- * bytes do not exceed it; the dirty list holds exactly the runs with dirty
- * bytes, which add up to stats.dirty. */
+ * span lies inside it; the dirty list holds exactly the runs with a dirty
+ * span, and the spans add up to stats.dirty. */
 static void pages_check_locked(pages_t *p) {
 	if (!config_debug)
 		return;
@@ -407,18 +714,90 @@ static void pages_check_locked(pages_t *p) {
 			BM_ASSERT(e->size != 0 && e->size % PAGE == 0);
 			BM_ASSERT(pages_bin_floor(e->size) == b);
 			BM_ASSERT(e->next == NULL || e->next->prev == e);
-			BM_ASSERT(e->ndirty <= e->size);
 			BM_ASSERT(rtree_lookup((void *)e->addr) == e);
 			BM_ASSERT(rtree_lookup((void *)(e->addr + e->size - PAGE)) == e);
-			dirty += e->ndirty;
+			BM_ASSERT(run_ndirty(e) == 0 || (e->dlo >= e->addr &&
+			    e->dhi <= e->addr + e->size && e->dlo < e->dhi));
+			dirty += run_ndirty(e);
 		}
 	}
 	size_t listed = 0;
 	for (extent_t *e = p->dirty.dnext; e != &p->dirty; e = e->dnext) {
-		BM_ASSERT(e->kind == EXTENT_FREE && e->ndirty != 0);
-		listed += e->ndirty;
+		BM_ASSERT(e->kind == EXTENT_FREE && run_ndirty(e) != 0);
+		listed += run_ndirty(e);
 	}
 	BM_ASSERT(dirty == p->stats.dirty && listed == p->stats.dirty);
+}
+
+/* A freed run this large asks the kernel, once, which of its pages are
+ * resident, so that its dirty span covers what the program touched (a big
+ * buffer of which it wrote the start) rather than the whole run. */
+#define PAGES_RESIDENT_MIN ((size_t)1 << 20)
+/* The resident pages of a freed run give its dirty span as their hull when
+ * they fill at least this fraction (1/n) of it. */
+#define PAGES_TOUCHED_DENSE 4
+/* Pages asked about per call (the vector is on the stack). */
+#define PAGES_RESIDENT_BATCH ((size_t)2048)
+
+typedef struct {
+	uintptr_t lo, hi;          /* hull of the resident pages */
+	uintptr_t best_lo, best_hi;/* the largest stretch of them */
+	size_t count;              /* resident bytes */
+} pages_touched_t;
+
+/* Add pages [at, at+n*PAGE) of the freed run, as vec says, to t; cur_lo is
+ * where the current stretch began (0: none). */
+static void pages_touched_add(pages_touched_t *t, uintptr_t at,
+    const unsigned char *vec, size_t n, uintptr_t *cur_lo) {
+	for (size_t i = 0; i < n; i++, at += PAGE) {
+		if (!vec[i]) {
+			*cur_lo = 0;
+			continue;
+		}
+		if (*cur_lo == 0)
+			*cur_lo = at;
+		if (t->count == 0)
+			t->lo = at;
+		t->hi = at + PAGE;
+		t->count += PAGE;
+		if (at + PAGE - *cur_lo > t->best_hi - t->best_lo) {
+			t->best_lo = *cur_lo;
+			t->best_hi = at + PAGE;
+		}
+	}
+}
+
+/* The dirty span of the freed run [addr, addr+size): the hull of its
+ * resident pages when they fill at least a quarter of it, else their largest
+ * stretch, the others being purged now (they are free: nothing is lost).
+ * The whole run when the kernel cannot tell. */
+static void run_touched_span(pages_t *p, extent_t *f) {
+	unsigned char vec[PAGES_RESIDENT_BATCH];
+	pages_touched_t t = { 0, 0, 0, 0, 0 };
+	uintptr_t cur = 0;
+	for (uintptr_t at = f->addr; at < f->addr + f->size;
+	    at += PAGES_RESIDENT_BATCH * PAGE) {
+		size_t n = MIN(PAGES_RESIDENT_BATCH, (f->addr + f->size - at) / PAGE);
+		if (os_resident_pages((void *)at, n, vec) != 0)
+			return;
+		pages_touched_add(&t, at, vec, n, &cur);
+	}
+	if (t.count == 0) {
+		run_set_clean(f);
+		return;
+	}
+	if (t.count >= (t.hi - t.lo) / PAGES_TOUCHED_DENSE) {
+		f->dlo = t.lo;
+		f->dhi = t.hi;
+		return;
+	}
+	if (t.lo < t.best_lo)
+		os_purge_forced((void *)t.lo, t.best_lo - t.lo);
+	if (t.best_hi < t.hi)
+		os_purge_forced((void *)t.best_hi, t.hi - t.best_hi);
+	p->stats.purged += t.count - (t.best_hi - t.best_lo);
+	f->dlo = t.best_lo;
+	f->dhi = t.best_hi;
 }
 
 /* List [addr, addr+size) as a new dirty free run, merged with neighbours. */
@@ -431,10 +810,11 @@ static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	}
 	f->addr = addr;
 	f->size = size;
-	f->nonzero = 1;
-	f->ndirty = size >= PAGES_RESIDENT_MIN ? os_resident((void *)addr, size)
-	    : size;
+	f->dlo = addr;
+	f->dhi = addr + size;
 	f->dirty_since = os_now_ns();
+	if (size >= PAGES_RESIDENT_MIN)
+		run_touched_span(p, f);
 	f = run_coalesce(p, f);
 	run_insert(p, f);
 	pages_check_locked(p);
@@ -474,6 +854,7 @@ int extent_run_grow(pages_t *p, extent_t *desc, size_t new_size) {
 		desc_put_locked(p, n);
 	desc->size = new_size;
 	p->stats.active += take;
+	pages_note_active(p);
 	mutex_unlock(&p->lock);
 	return 0;
 }
@@ -487,8 +868,48 @@ void extent_run_shrink(pages_t *p, extent_t *desc, size_t new_size) {
 	mutex_unlock(&p->lock);
 }
 
-extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
-	extent_t *desc = extent_desc_get(p);
+/* Keep the freed huge run desc (out of the rtree already) as the spare,
+ * unless the spare there is as large; true when kept. Its pages past the
+ * first PAGES_HUGE_KEEP are purged before anyone can take it. */
+static bool huge_spare_keep(pages_t *p, extent_t *desc) {
+	if (opt_dirty_decay_ms == 0)
+		return false;
+	mutex_lock(&p->lock);
+	bool larger = p->huge_spare == NULL || p->huge_spare->size < desc->size;
+	mutex_unlock(&p->lock);
+	if (!larger)
+		return false;
+	os_purge_forced((void *)(desc->addr + PAGES_HUGE_KEEP),
+	    desc->size - PAGES_HUGE_KEEP);
+	mutex_lock(&p->lock);
+	extent_t *old = huge_spare_drop_locked(p);
+	p->huge_spare = desc;
+	p->spare_since = os_now_ns();
+	p->stats.spare = desc->size;
+	p->stats.mapped += desc->size;
+	p->stats.huge -= desc->size;
+	p->stats.n_huge--;
+	mutex_unlock(&p->lock);
+	if (old != NULL) {
+		os_unmap((void *)old->addr, old->size);
+		extent_desc_put(p, old);
+	}
+	return true;
+}
+
+extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
+    bool *zeroed) {
+	mutex_lock(&p->lock);
+	extent_t *desc = huge_spare_take_locked(p, size, alignment);
+	mutex_unlock(&p->lock);
+	if (desc != NULL) {
+		desc->kind = EXTENT_HUGE;
+		rtree_set((void *)desc->addr, desc);
+		*zeroed = false;
+		return desc;
+	}
+	*zeroed = true;
+	desc = extent_desc_get(p);
 	if (desc == NULL)
 		return NULL;
 	void *addr = os_map_aligned(size, MAX(alignment, PAGE));
@@ -513,6 +934,8 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment) {
 void extent_huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
 	desc->kind = 0;
+	if (huge_spare_keep(p, desc))
+		return;
 	os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;

@@ -1,11 +1,18 @@
 /*
  * extent: runs of pages inside an arena (the arena's "pages"). Chunks are
- * mapped from the OS and carved into runs for slabs and large allocations;
- * freed runs coalesce with free neighbours (found through the rtree), wait on
- * the dirty list, and are purged (MADV_DONTNEED) when they have been dirty
- * longer than dirty_decay_ms or when the arena's dirty bytes pass the bound
- * (dirty_max, or the active bytes when larger; see pages_dirty_bound).
+ * mapped from the OS and carved into runs for slabs and large allocations.
+ * A free run coalesces with its free neighbours (found through the rtree)
+ * and knows the span of its pages freed since they were last purged (its
+ * dirty span: they may be resident and non-zero; the rest reads as zero),
+ * so dirty bytes are counted without asking the kernel, allocations are
+ * placed over dirty pages (no page faults), and purging touches only them.
+ * Dirty runs wait on a dirty list ordered by age and are purged
+ * (MADV_DONTNEED) when they have been dirty for dirty_decay_ms, when the
+ * arena's dirty bytes pass what its recent demand leaves room for (see
+ * pages_dirty_bound), or when the arena's heap collapsed or its thread
+ * left. Purging detaches the runs and calls the kernel without the lock.
  * Huge allocations get their own mapping and only an rtree entry here.
+ * Every pages_t is on one registry list (for the background purger).
  * Lock: pages_t.lock (rank ARENA) guards the free runs, the dirty list, the
  * descriptor cache and the counters; every extern function takes it itself.
  */
@@ -28,32 +35,46 @@ struct extent_s {
 	uintptr_t addr;
 	size_t size;            /* bytes, a multiple of PAGE */
 	uint8_t kind;           /* extent_kind_t */
-	uint8_t nonzero;        /* free run: may hold non-zero bytes */
+	uint8_t pad8;
 	uint16_t szind;         /* slab: its bin */
 	uint32_t pad32;
-	size_t ndirty;          /* free run: bytes that may be resident and
-	                         * dirty (an upper bound; what purging would
-	                         * give back); on the dirty list when > 0 */
+	uintptr_t dlo, dhi;     /* free run: its dirty span [dlo, dhi), which
+	                         * holds every page freed since last purged
+	                         * (empty, 0 and 0: the run reads as zero); on
+	                         * the dirty list when not empty */
 	void *owner;            /* the arena */
-	extent_t *next, *prev;  /* free run: size bin; cache: free list */
+	extent_t *next, *prev;  /* free run: size bin; cache, purging: list */
 	extent_t *dnext, *dprev;/* free run: dirty list */
-	uint64_t dirty_since;   /* free run: when it became dirty (ns) */
+	uint64_t dirty_since;   /* dirty run: when it was freed (ns; the mean
+	                         * by bytes over the runs it merged) */
 };
 
 #define PAGES_NBINS 64
 #define PAGES_CHUNK ((size_t)4 << 20)
+#define PAGES_HUGE_KEEP ((size_t)2 << 20)
 
 typedef struct {
 	size_t mapped;          /* chunk bytes mapped */
 	size_t active;          /* bytes in slab and large runs */
-	size_t dirty;           /* sum of the free runs' ndirty */
+	size_t dirty;           /* bytes in the free runs' dirty spans */
 	size_t huge;            /* bytes in huge mappings */
 	uint64_t purged;        /* bytes purged so far */
 	uint64_t purge_runs;    /* purge passes that purged something */
 	uint64_t n_huge;        /* live huge mappings */
 	size_t slab;            /* bytes in slab runs (active - slab = large) */
+	size_t spare;           /* a freed huge mapping kept for reuse (in
+	                         * mapped) */
 	uint64_t n_large;       /* live large runs */
 } pages_stats_t;
+
+/* A guess that an arena will not need its dirty pages again soon (its heap
+ * collapsed, or its thread left), judged by what follows each purge. */
+typedef struct {
+	uint64_t at;            /* when it last purged (0: never) */
+	uint64_t hold;          /* wait after a wrong guess (0: the decay) */
+	size_t peak;            /* the recent peak of active bytes then */
+	bool watch;             /* the last purge may yet prove wrong */
+} pages_guess_t;
 
 typedef struct pages_s {
 	mutex_t lock;
@@ -63,9 +84,17 @@ typedef struct pages_s {
 	extent_t *bins[PAGES_NBINS];
 	extent_t dirty;                   /* sentinel of the dirty list */
 	extent_t *desc_cache;             /* recycled descriptors */
-	size_t active_peak;               /* most active bytes since the heap
-	                                   * last shrank to an eighth */
-	uint64_t shrunk_at;               /* when that last cut the bound */
+	extent_t *purging;                /* runs detached while the kernel
+	                                   * purges them (no lock held) */
+	size_t peak[2];                   /* most active bytes in this demand
+	                                   * epoch and in the one before */
+	uint64_t peak_at;                 /* when this epoch began */
+	extent_t *huge_spare;             /* a freed huge mapping kept for the
+	                                   * next huge allocation it fits */
+	uint64_t spare_since;             /* when it was freed */
+	pages_guess_t collapsed;          /* the heap shrank to next to nothing */
+	pages_guess_t left;               /* the arena's thread exited */
+	struct pages_s *reg_next;         /* registry of every pages_t */
 	pages_stats_t stats;
 } pages_t;
 
@@ -89,15 +118,33 @@ void extent_run_free(pages_t *p, extent_t *desc, bool recycle);
 int extent_run_grow(pages_t *p, extent_t *desc, size_t new_size);
 /* Shrink a LARGE run in place, freeing its tail. */
 void extent_run_shrink(pages_t *p, extent_t *desc, size_t new_size);
-/* Map a huge run with a descriptor from the cache; NULL on failure. */
-extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment);
-/* Unmap a huge run and recycle its descriptor. */
+/* A huge run of size bytes: the arena's spare huge mapping when it fits
+ * (at most twice size), else a new mapping with a descriptor from the
+ * cache; *zeroed tells if it reads as zero. NULL on failure. */
+extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
+    bool *zeroed);
+/* Unmap a huge run and recycle its descriptor, or keep its mapping as the
+ * arena's spare (the larger of it and the spare there is stays; the spare
+ * keeps its first PAGES_HUGE_KEEP bytes resident, the rest is purged). */
 void extent_huge_free(pages_t *p, extent_t *desc);
 /* Resize a huge run (it may move). 0, or ENOMEM (unchanged). */
 int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size);
 /* Purge dirty runs: all of them when force, else those past the decay time
  * or over the dirty bound. */
 void pages_purge(pages_t *p, bool force);
+/* The arena's thread exited: purge its dirty runs, unless the last purge
+ * of a collapsed or left heap proved wrong recently (the memory was
+ * needed again at once). */
+void pages_purge_left(pages_t *p);
+/* For the background purger: purge the runs of p dirty for the decay time
+ * by now, without waiting for p's lock (busy: retried soon). Returns when
+ * the next run comes due (UINT64_MAX: none is dirty). */
+uint64_t pages_purge_aged(pages_t *p, uint64_t now);
+/* The first registered pages_t (then p->reg_next), for the purger. */
+pages_t *pages_registry(void);
+/* In the fork child: list again as dirty the runs another thread was
+ * purging when the parent forked. */
+void pages_postfork_child(pages_t *p);
 /* Unmap every free run of p (when address space runs out); returns the
  * bytes given back. */
 size_t pages_unmap_free(pages_t *p);

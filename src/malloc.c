@@ -9,6 +9,7 @@
 #include "malloc.h"
 #include "arena.h"
 #include "base.h"
+#include "bg.h"
 #include "conf.h"
 #include "log.h"
 #include "mutex.h"
@@ -28,6 +29,7 @@ static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int malloc_boot_once(void) {
 	conf_boot();
+	bg_boot();
 	sz_boot();
 	slab_boot();
 	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
@@ -63,6 +65,7 @@ void malloc_postfork_parent(void) {
 void malloc_postfork_child(void) {
 	mutex_postfork_child();
 	arena_postfork_child();
+	bg_postfork_child();
 }
 
 __attribute__((constructor)) static void malloc_constructor(void) {
@@ -157,8 +160,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
-	*zeroed = true;
-	return arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+	return arena_malloc_huge(a, PAGE_CEILING(size), alignment, zeroed);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -181,6 +183,7 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
 	if (p == NULL)
 		return malloc_enomem();
+	bg_maybe_start(&a->pages);
 	if (zero && !zeroed)
 		malloc_zero(p, size);
 	return p;
@@ -266,9 +269,10 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 		size_t usize = sz_s2u(size);
 		if (size <= SZ_SMALL_MAX || usize >= SZ_HUGE_MIN)
 			return NULL;
-		if (usize < e->size)
+		if (usize < e->size) {
 			extent_run_shrink(&a->pages, e, usize);
-		else if (usize > e->size &&
+			bg_wake();
+		} else if (usize > e->size &&
 		    extent_run_grow(&a->pages, e, usize) != 0)
 			return NULL;
 		return p;

@@ -1,7 +1,8 @@
 /*
  * os: the only module that talks to the kernel about memory (mmap, munmap,
  * mremap, madvise) and reads system facts (page size, THP mode, CPU count,
- * monotonic clock). Every function is thread-safe and takes no lock.
+ * monotonic clock); it also starts the background purger's thread.
+ * Every function is thread-safe; all but os_thread_start take no lock.
  * Every function returning int returns 0 on success, an errno value on failure.
  */
 #ifndef BM_OS_H
@@ -35,9 +36,9 @@ int os_decommit(void *addr, size_t size);
 int os_purge_forced(void *addr, size_t size);
 /* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
 int os_purge_lazy(void *addr, size_t size);
-/* Bytes of [addr, addr+size) resident in RAM (mincore), or size when the
- * kernel cannot tell. Pages swapped out count as not resident. */
-size_t os_resident(void *addr, size_t size);
+/* Which of the npages pages at addr are resident (mincore): vec[i] is 1 or
+ * 0. 0, or an errno value (vec undefined). */
+int os_resident_pages(void *addr, size_t npages, unsigned char *vec);
 /* MADV_HUGEPAGE / MADV_NOHUGEPAGE. */
 int os_huge(void *addr, size_t size);
 int os_nohuge(void *addr, size_t size);
@@ -49,6 +50,14 @@ const char *os_thp_mode_name(os_thp_mode_t mode);
 unsigned os_ncpus(void);
 /* Monotonic time in nanoseconds (coarse clock, cheap). */
 uint64_t os_now_ns(void);
+/* Sleep for ns nanoseconds (less when a signal arrives). */
+void os_sleep_ns(uint64_t ns);
+/* Run fn(NULL) on a new detached thread with every signal blocked and a
+ * small stack; 0, or an errno value. The C library's thread set-up takes
+ * its own locks and allocates: no allocator lock may be held. */
+int os_thread_start(void *(*fn)(void *));
+/* Name the calling thread (at most 15 bytes; shown by ps and top). */
+void os_thread_name(const char *name);
 /* Counters of kernel calls made through this module since start. */
 typedef struct {
 	uint64_t n_mmap, n_munmap, n_madvise, n_mremap;

@@ -26,6 +26,7 @@
 #include "stats.h"
 #include "arena.h"
 #include "base.h"
+#include "bg.h"
 #include "conf.h"
 #include "log.h"
 #include "mutex.h"
@@ -405,6 +406,35 @@ static int ctl_act_purge_one(const unsigned *idx, const void *newp,
 	return 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* The background purger's figures (issue 11), read at the call. */
+
+static int ctl_get_bg_running(const unsigned *idx, ctl_value_t *v) {
+	(void)idx;
+	bg_stats_t b;
+	bg_stats_get(&b);
+	v->b = b.running;
+	return 0;
+}
+
+static int ctl_get_bg_starts(const unsigned *idx, ctl_value_t *v) {
+	(void)idx;
+	bg_stats_t b;
+	bg_stats_get(&b);
+	v->q = b.starts;
+	return 0;
+}
+
+static int ctl_get_bg_passes(const unsigned *idx, ctl_value_t *v) {
+	(void)idx;
+	bg_stats_t b;
+	bg_stats_get(&b);
+	v->q = b.passes;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
 #ifdef BM_FAULT_INJECT
 /* newp: a uint64_t n; the n-th OS map from now fails (0 = none). */
 static int ctl_act_fault_inject(const unsigned *idx, const void *newp,
@@ -442,6 +472,10 @@ static const ctl_entry_t ctl_table[] = {
 	E_VAR("opt.stats_opts", CTL_STRING, opt_stats_opts),
 	E_VAR("opt.stats_file", CTL_STRING, opt_stats_file),
 	E_VAR("opt.junk", CTL_BOOL, &opt_junk),
+	E_VAR("opt.background_thread", CTL_BOOL, &opt_background_thread),
+	E_FN("background_thread.running", CTL_BOOL, ctl_get_bg_running, NULL),
+	E_FN("background_thread.starts", CTL_U64, ctl_get_bg_starts, NULL),
+	E_FN("background_thread.passes", CTL_U64, ctl_get_bg_passes, NULL),
 	E_FN("thread.arena", CTL_UNSIGNED, ctl_get_thread_arena, NULL),
 	E_FN("arenas.narenas", CTL_UNSIGNED, ctl_get_narenas, NULL),
 	E_FN("arenas.abandoned", CTL_UNSIGNED, ctl_get_abandoned, NULL),
