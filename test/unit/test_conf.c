@@ -54,6 +54,7 @@ static void check_defaults(void) {
 	CHECK(opt_stats_opts[0] == '\0');
 	CHECK(opt_stats_file[0] == '\0');
 	CHECK(opt_junk == false);
+	CHECK(opt_background_thread == true);
 }
 
 static void test_defaults(void) {
@@ -62,7 +63,7 @@ static void test_defaults(void) {
 	unsigned n = 0;
 	for (; conf_name(n) != NULL && n < 16; n++)
 		conf_value_format(n, before[n], sizeof(before[n]));
-	CHECK(n == 8);
+	CHECK(n == 9);
 	check_defaults();
 	conf_reset();
 	check_defaults();
