@@ -870,8 +870,12 @@ void extent_run_shrink(pages_t *p, extent_t *desc, size_t new_size) {
 
 /* Keep the freed huge run desc (out of the rtree already) as the spare,
  * unless the spare there is as large; true when kept. Its pages past the
- * first PAGES_HUGE_KEEP are purged before anyone can take it. */
+ * first PAGES_HUGE_KEEP are purged before anyone can take it. The fault
+ * build keeps none: its tests count on every huge allocation mapping. */
 static bool huge_spare_keep(pages_t *p, extent_t *desc) {
+#ifdef BM_FAULT_INJECT
+	return false;
+#endif
 	if (opt_dirty_decay_ms == 0)
 		return false;
 	mutex_lock(&p->lock);

@@ -15,6 +15,7 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/resource.h>
@@ -348,6 +349,33 @@ static int check_no_refault_storm(void)
 	return CHECK_OK;
 }
 
+/* A freed huge block's mapping may serve the next huge request (kept with
+ * its first pages resident): calloc still reads zero there, and the block
+ * holds what it is given. */
+static int check_huge_reuse_zeroed(void)
+{
+	for (int round = 0; round < 4; round++) {
+		size_t big = 40 * MiB, next = (36 + (size_t)round) * MiB;
+		unsigned char *p = malloc(big);
+		CHECK(p != NULL);
+		memset(p, 0xff, big);
+		free(p);
+		unsigned char *q = calloc(1, next);
+		CHECK(q != NULL);
+		CHECK(check_all_bytes(q, 4 * MiB, 0) < 0 &&
+		    check_all_bytes(q + next - 4096, 4096, 0) < 0,
+		    "calloc(%zu) after freeing a written %zu: not zero", next, big);
+		CHECK(malloc_usable_size(q) >= next);
+		check_fill(q, next, (uint64_t)round);
+		unsigned char *r = malloc(2 * MiB);
+		CHECK(r != NULL);
+		free(r);
+		CHECK(check_verify(q, next, (uint64_t)round) < 0);
+		free(q);
+	}
+	return CHECK_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct check_s checks[] = {
@@ -356,6 +384,7 @@ int main(int argc, char **argv)
 		CHECK_ENTRY(check_idle_threads),
 		CHECK_ENTRY(check_idle_fork_child),
 		CHECK_ENTRY(check_no_refault_storm),
+		CHECK_ENTRY(check_huge_reuse_zeroed),
 	};
 	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
 	    argv);
