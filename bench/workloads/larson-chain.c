@@ -34,14 +34,7 @@ static void *lc_link(void *arg)
 		bench_die("pthread_join failed");
 	bench_rng_t r;
 	bench_rng_seed(&r, (uint64_t)c->index * 100003 + (uint64_t)c->link);
-	uint64_t sum = 0;
-	for (size_t i = 0; i < c->rounds; i++) {
-		size_t k = bench_rng_range(&r, 0, LC_SLOTS - 1);
-		size_t n = bench_rng_range(&r, 16, 1000);
-		sum += bench_replace(&c->p[k], c->n[k], n, i);
-		c->n[k] = n;
-	}
-	c->sum += sum;
+	c->sum += bench_larson_rounds(c->p, c->n, LC_SLOTS, c->rounds, &r);
 	if (++c->link == LC_LINKS) {
 		c->last = pthread_self();
 		sem_post(&c->done);
@@ -71,11 +64,7 @@ int main(int argc, char **argv)
 		c->rounds = rounds;
 		c->index = t;
 		sem_init(&c->done, 0, 0);
-		for (int k = 0; k < LC_SLOTS; k++) {
-			c->n[k] = bench_rng_range(&r, 16, 1000);
-			c->p[k] = bench_malloc(c->n[k]);
-			bench_touch(c->p[k], c->n[k], (uint64_t)k);
-		}
+		bench_larson_fill(c->p, c->n, LC_SLOTS, &r);
 	}
 	for (int t = 0; t < threads; t++) {
 		pthread_t first;

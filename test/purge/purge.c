@@ -151,37 +151,56 @@ static int idle_verdict(size_t live_rss, long decay_ms, bool on, long threads)
 	return CHECK_OK;
 }
 
+/* One process's share of the scenario: its live blocks, the RSS with
+ * them alone, and the options. */
+struct heap {
+	void *live[MAX_BLOCKS];
+	int nlive;
+	size_t live_rss;
+	long decay;
+	bool on;
+};
+
+static void free_blocks(void **b, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(b[i]);
+}
+
 /* Keep LIVE bytes, free FREED bytes; the live heap's RSS. */
-static int churn(void **live, int *nlive, size_t *live_rss, uint64_t *rng)
+static int churn(struct heap *h, uint64_t *rng)
 {
 	void *gone[MAX_BLOCKS];
-	*nlive = alloc_blocks(live, LIVE, rng);
-	if (*nlive < 0)
+	h->nlive = alloc_blocks(h->live, LIVE, rng);
+	if (h->nlive < 0)
 		return CHECK_FAILED;
-	*live_rss = rss_bytes();
+	h->live_rss = rss_bytes();
 	int ngone = alloc_blocks(gone, FREED, rng);
 	if (ngone < 0)
 		return CHECK_FAILED;
-	for (int i = 0; i < ngone; i++)
-		free(gone[i]);
+	free_blocks(gone, ngone);
+	return CHECK_OK;
+}
+
+/* The options into h, then the churn; CHECK_NA without basemalloc. */
+static int start(struct heap *h, uint64_t seed)
+{
+	if (!purge_options(&h->decay, &h->on))
+		NOT_APPLICABLE("basemalloc is not the allocator");
+	uint64_t rng = seed;
+	CHECK(churn(h, &rng) == CHECK_OK);
 	return CHECK_OK;
 }
 
 static int check_idle_single(void)
 {
-	long decay;
-	bool on;
-	if (!purge_options(&decay, &on))
-		NOT_APPLICABLE("basemalloc is not the allocator");
-	static void *live[MAX_BLOCKS];
-	int nlive;
-	size_t live_rss;
-	uint64_t rng = check_seed();
-	CHECK(churn(live, &nlive, &live_rss, &rng) == CHECK_OK);
-	if (idle_verdict(live_rss, decay, on, 1) != CHECK_OK)
+	static struct heap h;
+	int r = start(&h, check_seed());
+	if (r != CHECK_OK)
+		return r;
+	if (idle_verdict(h.live_rss, h.decay, h.on, 1) != CHECK_OK)
 		return CHECK_FAILED;
-	for (int i = 0; i < nlive; i++)
-		free(live[i]);
+	free_blocks(h.live, h.nlive);
 	return CHECK_OK;
 }
 
@@ -189,22 +208,16 @@ static int check_idle_single(void)
  * leaves: a program that never made a thread is single-threaded again. */
 static int check_purger_leaves(void)
 {
-	long decay;
-	bool on;
-	if (!purge_options(&decay, &on))
-		NOT_APPLICABLE("basemalloc is not the allocator");
-	if (!on)
+	static struct heap h;
+	int r = start(&h, check_seed() + 1);
+	if (r != CHECK_OK)
+		return r;
+	if (!h.on)
 		NOT_APPLICABLE("background_thread:false");
-	static void *live[MAX_BLOCKS];
-	int nlive;
-	size_t live_rss;
-	uint64_t rng = check_seed() + 1;
-	CHECK(churn(live, &nlive, &live_rss, &rng) == CHECK_OK);
 	long seen = thread_count();
-	for (int i = 0; i < nlive; i++)
-		free(live[i]);
+	free_blocks(h.live, h.nlive);
 	struct timespec pause = { 0, POLL_NS };
-	double t0 = now_s(), deadline = (double)decay / 1000 + 1;
+	double t0 = now_s(), deadline = (double)h.decay / 1000 + 1;
 	while (thread_count() != 1 && now_s() - t0 < deadline)
 		nanosleep(&pause, NULL);
 	CHECK(seen == 2, "%ld threads while 60 MiB waited to be purged", seen);
@@ -236,8 +249,7 @@ static void *worker(void *arg)
 		free(gone[i]);
 	pthread_barrier_wait(w->idle);  /* freed */
 	pthread_barrier_wait(w->idle);  /* checked: tidy up */
-	for (int i = 0; i < w->nlive; i++)
-		free(w->live[i]);
+	free_blocks(w->live, w->nlive);
 	return NULL;
 }
 
@@ -272,34 +284,26 @@ static int check_idle_threads(void)
 /* A fork child (of a parent whose purger runs) gets one of its own. */
 static int check_idle_fork_child(void)
 {
-	long decay;
-	bool on;
-	if (!purge_options(&decay, &on))
-		NOT_APPLICABLE("basemalloc is not the allocator");
-	static void *live[MAX_BLOCKS];
-	int nlive;
-	size_t live_rss;
-	uint64_t rng = check_seed() + 2;
-	CHECK(churn(live, &nlive, &live_rss, &rng) == CHECK_OK);
+	static struct heap h, child;
+	int r = start(&h, check_seed() + 2);
+	if (r != CHECK_OK)
+		return r;
 	fflush(stdout);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		static void *more[MAX_BLOCKS];
-		int n;
-		size_t rss;
-		for (int i = 0; i < nlive; i++)
-			memset(live[i], 0x33, 4096);  /* the child's own pages */
-		if (churn(more, &n, &rss, &rng) != CHECK_OK)
+		uint64_t rng = check_seed() + 3;
+		for (int i = 0; i < h.nlive; i++)
+			memset(h.live[i], 0x33, 4096);  /* the child's own pages */
+		if (churn(&child, &rng) != CHECK_OK)
 			_exit(CHECK_FAILED);
-		_exit(idle_verdict(rss, decay, on, 1));
+		_exit(idle_verdict(child.live_rss, h.decay, h.on, 1));
 	}
 	int status;
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == CHECK_OK,
 	    "the child: status %#x", status);
-	for (int i = 0; i < nlive; i++)
-		free(live[i]);
+	free_blocks(h.live, h.nlive);
 	return CHECK_OK;
 }
 
@@ -335,7 +339,7 @@ static void refill_round(uint64_t *rng)
  * page of every round back in). */
 static int check_no_refault_storm(void)
 {
-	uint64_t rng = check_seed() + 3;
+	uint64_t rng = check_seed() + 4;
 	for (int i = 0; i < 8; i++)
 		refill_round(&rng);
 	long before = minflt();
