@@ -10,44 +10,43 @@ endif
 CFLAGS  ?=
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 LDLIBS  = -lpthread
+LDFLAGS_SO = -shared -Wl,--version-script=preload/export.map \
+	-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic
 
 # Modules in layer order (see README "Layers").
-MODULES = log conf os hooks mutex sz base rtree extent bg slab arena tsd stats malloc
-SRCS    = $(wildcard $(MODULES:%=src/%.c))
-OBJS    = $(SRCS:src/%.c=build/%.o)
-DOBJS   = $(SRCS:src/%.c=build/debug/%.o)
-FOBJS   = $(SRCS:src/%.c=build/fault/%.o)
-PRELOAD_SRCS = $(wildcard preload/*.c) $(wildcard preload/*.cc)
+# The statistics side wing (emit, stats, report, ctl) reads the layers.
+MODULES = os log conf hooks mutex sz base rtree extent bg slab arena tsd alloc \
+	emit stats report ctl
+# The exported names (preload/*.c); preload.c may throw through C++.
+PRELOAD = preload glibc
+CFLAGS_preload = -fexceptions
+HEADERS = $(wildcard src/*.h) include/basemalloc.h
 
-.PHONY: all debug fault test test-unit bench bench-deps clean
+.PHONY: all test test-unit bench bench-deps clean print-modules
 all: libbasemalloc.so
 
-build/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-build/debug/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
-	$(CC) $(ALL_CFLAGS) -DBM_DEBUG -c $< -o $@
-build/fault/%.o: src/%.c $(wildcard src/*.h) include/basemalloc.h | build
-	$(CC) $(ALL_CFLAGS) -DBM_FAULT_INJECT -c $< -o $@
-build/preload.o: preload/preload.c $(wildcard src/*.h) include/basemalloc.h | build
-	$(CC) $(ALL_CFLAGS) -fexceptions -c $< -o $@
-build:
-	mkdir -p build build/debug build/fault
+# A build flavour: $(1) its name (`make $(1)`), $(2) its extra CFLAGS,
+# $(3) its library. Objects go to build/$(1)/. One rule set for all.
+define FLAVOUR
+$(1)_OBJS = $$(MODULES:%=build/$(1)/%.o) $$(PRELOAD:%=build/$(1)/%.o)
+build/$(1)/%.o: src/%.c $$(HEADERS) | build/$(1)
+	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+build/$(1)/%.o: preload/%.c $$(HEADERS) | build/$(1)
+	$$(CC) $$(ALL_CFLAGS) $(2) $$(CFLAGS_$$*) -c $$< -o $$@
+build/$(1):
+	mkdir -p $$@
+$(3): $$($(1)_OBJS) preload/export.map
+	$$(CC) -o $$@ $$($(1)_OBJS) $$(LDFLAGS_SO) $$(LDLIBS)
+.PHONY: $(1)
+$(1): $(3)
+endef
 
-libbasemalloc.so: $(OBJS) build/preload.o preload/export.map
-	$(CC) -shared -o $@ $(OBJS) build/preload.o -Wl,--version-script=preload/export.map \
-		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
-
-# A build with invariant checks and lock-rank checking.
-debug: build/libbasemalloc-debug.so
-build/libbasemalloc-debug.so: $(DOBJS) build/preload.o preload/export.map
-	$(CC) -shared -o $@ $(DOBJS) build/preload.o -Wl,--version-script=preload/export.map \
-		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
-
-# A build whose os layer can be told to fail the Nth map (fault injection).
-fault: build/libbasemalloc-fault.so
-build/libbasemalloc-fault.so: $(FOBJS) build/preload.o preload/export.map
-	$(CC) -shared -o $@ $(FOBJS) build/preload.o -Wl,--version-script=preload/export.map \
-		-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic $(LDLIBS)
+# The flavours, one line each: the release library; `make debug`:
+# assertions, lock-rank and invariant checks; `make fault`: an os layer that
+# can be told to fail the Nth map (fault injection).
+$(eval $(call FLAVOUR,release,,libbasemalloc.so))
+$(eval $(call FLAVOUR,debug,-DBM_DEBUG,build/libbasemalloc-debug.so))
+$(eval $(call FLAVOUR,fault,-DBM_FAULT_INJECT,build/libbasemalloc-fault.so))
 
 test: all
 	@bash test/run
@@ -57,6 +56,10 @@ bench: all
 
 bench-deps:
 	bash bench/deps
+
+# The modules in layer order (for the test runners and tools).
+print-modules:
+	@echo $(MODULES)
 
 clean:
 	rm -rf build libbasemalloc.so test/build bench/build

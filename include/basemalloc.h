@@ -30,6 +30,10 @@ void bm_free_sized(void *ptr, size_t size);
 void bm_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 /* Purge every arena's dirty pages now; returns 1 if memory was released. */
 int bm_malloc_trim(size_t pad);
+/* glibc's mallopt: basemalloc has no tunable that these parameters map to,
+ * so every parameter is accepted without effect and answers 1, as glibc
+ * 2.36 answers, except M_MXFAST (1) outside 0..160, which answers 0. */
+int bm_mallopt(int param, int value);
 
 /*
  * Extent hooks: a custom memory source for an arena's pages and its base's
@@ -66,55 +70,20 @@ struct bm_extent_hooks_s {
  * oldlenp set stores the value's length); newp/newlen: the new value or an
  * action's argument. Returns 0, or ENOENT (unknown name or index), EINVAL
  * (wrong length or argument; *oldlenp is set to the right length), EPERM
- * (writing a read-only name), EAGAIN (before the allocator booted).
+ * (writing a read-only name), EAGAIN (the allocator could not boot; bm_ctl
+ * boots it like any allocation call).
  * '#' in a name is a decimal index: an arena or a size class. The "stats."
  * totals are a snapshot that writing "epoch" refreshes (the first read takes
  * one); "stats.arenas.#." names and the blocks list are read at the call.
- * Types: s = const char *, b = bool, u = unsigned, l = long, z = size_t,
- * q = uint64_t, z[] = a list of size_t, act = action (no value).
- *
- *   "version" s, "epoch" q (write: refresh the snapshot)
- *   "opt.metadata_thp" s, "opt.dirty_decay_ms" l, "opt.dirty_max" z,
- *   "opt.abort_on_invalid" b, "opt.stats_print" b, "opt.stats_opts" s,
- *   "opt.stats_file" s, "opt.junk" b, "opt.background_thread" b: the
- *   BASEMALLOC_CONF options
- *   "background_thread.running" b, "background_thread.starts" q,
- *   "background_thread.passes" q: the background purger
- *   "thread.arena" u: the calling thread's arena
- *   "arenas.narenas" u, "arenas.abandoned" u, "arenas.in_use" u,
- *   "arenas.adopted" q, "arenas.nbins" u, "arenas.bin.#.size" z,
- *   "arenas.bin.#.slab_size" z, "arenas.bin.#.nblocks" u
- *   "arena.purge" act (every arena), "arena.#.purge" act
- *   "stats.allocated" z, "stats.active" z, "stats.metadata" z,
- *   "stats.resident" z, "stats.mapped" z, "stats.pages_mapped" z,
- *   "stats.dirty" z, "stats.purged" q, "stats.purge_runs" q,
- *   "stats.remote_frees" q, "stats.small.allocated" z, "stats.small.live" q,
- *   "stats.large.count" q, "stats.large.bytes" z, "stats.large.nmalloc" q,
- *   "stats.huge.count" q, "stats.huge.bytes" z,
- *   "stats.base.allocated" z, "stats.base.resident" z,
- *   "stats.base.mapped" z, "stats.base.n_thp" z, "stats.base.blocks" z,
- *   "stats.base.blocks_list" z[] (5 words a block: owner arena or SIZE_MAX
- *   for b0, address, size, used, huge-page advised),
- *   "stats.b0.allocated" z, "stats.b0.resident" z, "stats.b0.mapped" z,
- *   "stats.b0.n_thp" z, "stats.b0.blocks" z,
- *   "stats.mmap_calls" q, "stats.munmap_calls" q, "stats.madvise_calls" q,
- *   "stats.mremap_calls" q, "stats.os_mapped" z,
- *   "stats.bins.#.live" q, "stats.bins.#.slabs" q,
- *   "stats.bins.#.capacity" q, "stats.bins.#.refills" q,
- *   "stats.arenas.#.allocated" z, "stats.arenas.#.active" z,
- *   "stats.arenas.#.mapped" z, "stats.arenas.#.dirty" z,
- *   "stats.arenas.#.purged" q, "stats.arenas.#.purge_runs" q,
- *   "stats.arenas.#.remote_frees" q, "stats.arenas.#.adopted" q,
- *   "stats.arenas.#.small.live" q, "stats.arenas.#.small.allocated" z,
- *   "stats.arenas.#.large.count" q, "stats.arenas.#.large.bytes" z,
- *   "stats.arenas.#.huge.count" q, "stats.arenas.#.huge.bytes" z,
- *   "stats.arenas.#.base.allocated" z, "stats.arenas.#.base.resident" z,
- *   "stats.arenas.#.base.mapped" z, "stats.arenas.#.base.n_thp" z,
- *   "stats.arenas.#.base.blocks" z,
- *   "stats.arenas.#.bins.#.live" q, "stats.arenas.#.bins.#.slabs" q,
- *   "stats.arenas.#.bins.#.capacity" q, "stats.arenas.#.bins.#.refills" q
- *   "debug.fault_inject" act, newp a uint64_t n: the n-th OS map from now
- *   fails (`make fault` builds only; ENOENT elsewhere)
+ * The names, each with its type, unit and meaning, are README.md's "bm_ctl
+ * names" table, which is made from the code's tables (src/ctl.c, src/stats.h,
+ * src/conf.h): "version", "epoch" (write: refresh the snapshot), "opt.<option>"
+ * for each option, "background_thread.*" (the background purger),
+ * "thread.arena", "arenas.*" (counts, size classes),
+ * "arena.purge" and "arena.#.purge" (actions), "stats.*" (the totals),
+ * "stats.base.*", "stats.b0.*", "stats.bins.#.*", "stats.arenas.#.*" (one
+ * arena, read at the call), "stats.base.blocks_list" (size_t words, 5 per
+ * block) and, in `make fault` builds, "debug.fault_inject".
  */
 int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
     size_t newlen);

@@ -1,14 +1,17 @@
 /*
  * preload: the names programs call (libc's and C++'s), each a one-line
- * forwarder to the bm_* implementation. preload/export.map keeps everything
+ * forwarder to the bm_* implementation (glibc's introspection calls are in
+ * glibc.c). preload/export.map keeps everything
  * else inside the .so; -Bsymbolic binds these calls without the PLT.
  * operator new reports failure the C++ way: it calls the new-handler, then
  * throws std::bad_alloc through libstdc++'s own thrower (looked up weakly,
  * so the library itself needs nothing but libc; a program that calls
- * operator new has libstdc++ loaded).
+ * operator new has libstdc++ loaded). The nothrow forms of operator new are
+ * left to the C++ runtime, whose definitions call the throwing forms here
+ * inside a catch: C cannot catch what a new-handler throws, and an
+ * exception leaving a noexcept operator new ends the program.
  */
 #include "../src/common.h"
-#include "../src/stats.h"
 #include "../include/basemalloc.h"
 
 #include <stddef.h>
@@ -17,6 +20,8 @@
 
 EXPORT void *malloc(size_t n) { return bm_malloc(n); }
 EXPORT void free(void *p) { bm_free(p); }
+/* cfree left glibc's API in 2.26; binaries linked before bind cfree@GLIBC_2.2.5. */
+EXPORT void cfree(void *p) { bm_free(p); }
 EXPORT void *calloc(size_t n, size_t s) { return bm_calloc(n, s); }
 EXPORT void *realloc(void *p, size_t n) { return bm_realloc(p, n); }
 EXPORT void *reallocarray(void *p, size_t n, size_t s) { return bm_reallocarray(p, n, s); }
@@ -29,10 +34,7 @@ EXPORT size_t malloc_usable_size(void *p) { return bm_malloc_usable_size(p); }
 EXPORT void free_sized(void *p, size_t n) { bm_free_sized(p, n); }
 EXPORT void free_aligned_sized(void *p, size_t a, size_t n) { bm_free_aligned_sized(p, a, n); }
 EXPORT int malloc_trim(size_t pad) { return bm_malloc_trim(pad); }
-EXPORT void malloc_stats(void) { stats_malloc_stats(); }
-EXPORT struct mallinfo2 mallinfo2(void) { return stats_mallinfo2(); }
-EXPORT struct mallinfo mallinfo(void) { return stats_mallinfo(); }
-EXPORT int malloc_info(int options, FILE *fp) { return stats_malloc_info(options, fp); }
+EXPORT int mallopt(int param, int value) { return bm_mallopt(param, value); }
 
 EXPORT void *__libc_malloc(size_t n) { return bm_malloc(n); }
 EXPORT void __libc_free(void *p) { bm_free(p); }
@@ -42,6 +44,7 @@ EXPORT void *__libc_memalign(size_t a, size_t n) { return bm_memalign(a, n); }
 EXPORT void *__libc_valloc(size_t n) { return bm_valloc(n); }
 EXPORT void *__libc_pvalloc(size_t n) { return bm_pvalloc(n); }
 EXPORT int __posix_memalign(void **r, size_t a, size_t n) { return bm_posix_memalign(r, a, n); }
+EXPORT int __libc_mallopt(int param, int value) { return bm_mallopt(param, value); }
 
 /* C++: the new-handler loop and std::bad_alloc. */
 typedef void (*new_handler_t)(void);
@@ -57,25 +60,21 @@ static int cxx_new_handler_run(void) {
 	return 1;
 }
 
-static void *cxx_new(size_t n, size_t a, int nothrow) {
+static void *cxx_new(size_t n, size_t a) {
 	for (;;) {
 		void *p = a <= QUANTUM ? bm_malloc(n) : bm_aligned_alloc(a, n);
 		if (p != NULL || cxx_new_handler_run() == 0) {
-			if (p == NULL && !nothrow && _ZSt17__throw_bad_allocv)
+			if (p == NULL && _ZSt17__throw_bad_allocv)
 				_ZSt17__throw_bad_allocv();
 			return p;
 		}
 	}
 }
 
-EXPORT void *_Znwm(size_t n) { return cxx_new(n, 0, 0); }
-EXPORT void *_Znam(size_t n) { return cxx_new(n, 0, 0); }
-EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, 1); }
-EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, 1); }
-EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, 0); }
-EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, 0); }
-EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t) { (void)t; return cxx_new(n, a, 1); }
-EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t) { (void)t; return cxx_new(n, a, 1); }
+EXPORT void *_Znwm(size_t n) { return cxx_new(n, 0); }
+EXPORT void *_Znam(size_t n) { return cxx_new(n, 0); }
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a); }
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a); }
 
 EXPORT void _ZdlPv(void *p) { bm_free(p); }
 EXPORT void _ZdaPv(void *p) { bm_free(p); }

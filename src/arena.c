@@ -4,14 +4,23 @@
  * only; pages_t has its own lock; the pool and registry take pool_lock.
  * Slab states: CURRENT (bin->cur), PARTIAL (bin->partial list), FULL (on no
  * list; `full` set so remote freers queue it on remote_slabs), SPARE.
+ * Published figures (arena.h): on each slow path of a class that changes its
+ * slabs (a new current slab, a slab refiled or given back, a tidy at thread
+ * exit) the owner stores its live objects as full slabs * blocks + the
+ * current slab's `used` + the partial slabs' `used` as they were when filed
+ * (`parked`, kept up to date on the slow paths that refile them), its slabs
+ * and its refills. A refill the current slab serves itself (untouched
+ * blocks, remote frees) publishes nothing: it is the most frequent slow
+ * path, and what it changes (live, refills) stays within that slab.
  */
 #include "arena.h"
 #include "bg.h"
 #include "log.h"
 #include "mutex.h"
+#include "rtree.h"
 
 #include <errno.h>
-#include "rtree.h"
+#include <string.h>
 
 slab_t arena_slab_empty;
 
@@ -21,6 +30,7 @@ static unsigned pool_count;
 static arena_t *arenas[ARENAS_MAX];
 static _Atomic unsigned narenas;
 static uint32_t bin_slab_size[SZ_NSMALL];
+static uint32_t bin_nblocks[SZ_NSMALL];
 
 #define SLAB_MIN ((size_t)64 << 10)
 #define SLAB_MAX ((size_t)256 << 10)
@@ -34,8 +44,10 @@ static uint32_t arena_slab_size_pick(size_t bs) {
 }
 
 int arena_boot(void) {
-	for (unsigned i = 0; i < SZ_NSMALL; i++)
+	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_slab_size[i] = arena_slab_size_pick(sz_index2size(i));
+		bin_nblocks[i] = (uint32_t)(bin_slab_size[i] / sz_index2size(i));
+	}
 	arena_slab_empty.state = SLAB_CURRENT;
 	return mutex_init(&pool_lock, "arena.pool", MUTEX_RANK_ARENA_POOL);
 }
@@ -78,8 +90,10 @@ arena_t *arena_acquire(void) {
 		pool = a->pool_next;
 		pool_count--;
 		while (!arena_claim(a))
-			;  /* a freeing thread holds it for one free */
-		a->n_adopted++;
+			;  /* a freeing thread (or a stats reader) holds it */
+		atomic_store_explicit(&a->n_adopted, atomic_load_explicit(
+		    &a->n_adopted, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
 	} else {
 		unsigned n = atomic_load_explicit(&narenas, memory_order_relaxed);
 		if (n < ARENAS_MAX && (a = arena_create(n)) != NULL) {
@@ -144,28 +158,69 @@ size_t arena_unmap_free_all(void) {
 	return total;
 }
 
+void arena_purge(arena_t *a) {
+	pages_purge(&a->pages, true);
+}
+
 void arena_purge_all(void) {
 	unsigned n = arena_count();
 	for (unsigned i = 0; i < n; i++)
-		pages_purge(&arenas[i]->pages, true);
+		arena_purge(arenas[i]);
 }
 
-static void partial_push(bin_t *bin, slab_t *s) {
+/* Debug builds: the partial list of class ind holds npartial slabs whose
+ * `parked` add up to `parked` (owner). */
+static void arena_park_check(const arena_t *a, unsigned ind) {
+	if (!config_debug)
+		return;
+	uint64_t n = 0, parked = 0;
+	for (const slab_t *s = a->bins[ind].partial; s != NULL; s = s->next) {
+		BM_ASSERT(s->state == SLAB_PARTIAL && s->parked <= s->nblocks);
+		n++;
+		parked += s->parked;
+	}
+	BM_ASSERT(n == a->park[ind].npartial && parked == a->park[ind].parked);
+}
+
+/* Publish class ind's figures (owner, on a slow path of the class). */
+static void arena_bin_publish(arena_t *a, unsigned ind) {
+	const bin_t *bin = &a->bins[ind];
+	const bin_park_t *pk = &a->park[ind];
+	arena_park_check(a, ind);
+	uint64_t listed = pk->npartial + (bin->spare != NULL) +
+	    (bin->cur != &arena_slab_empty);
+	uint64_t full = bin->nslabs > listed ? bin->nslabs - listed : 0;
+	bin_pub_t *pub = &a->pub[ind];
+	atomic_store_explicit(&pub->live, full * bin_nblocks[ind] +
+	    bin->cur->used + pk->parked, memory_order_relaxed);
+	atomic_store_explicit(&pub->slabs, bin->nslabs, memory_order_relaxed);
+	atomic_store_explicit(&pub->refills, bin->nrequests,
+	    memory_order_relaxed);
+}
+
+static void partial_push(arena_t *a, bin_t *bin, slab_t *s) {
+	bin_park_t *pk = &a->park[s->ext.szind];
 	s->state = SLAB_PARTIAL;
 	s->prev = NULL;
 	s->next = bin->partial;
 	if (s->next != NULL)
 		s->next->prev = s;
 	bin->partial = s;
+	s->parked = s->used;
+	pk->parked += s->used;
+	pk->npartial++;
 }
 
-static void partial_unlink(bin_t *bin, slab_t *s) {
+static void partial_unlink(arena_t *a, bin_t *bin, slab_t *s) {
+	bin_park_t *pk = &a->park[s->ext.szind];
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
 		bin->partial = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	pk->parked -= s->parked;
+	pk->npartial--;
 }
 
 /* A fresh slab for bin ind: the spare, or a new run. */
@@ -213,15 +268,20 @@ static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
 
 /* Re-file slab s after blocks came back to it (local or collected). */
 static void arena_slab_refile(arena_t *a, slab_t *s) {
-	bin_t *bin = &a->bins[s->ext.szind];
+	unsigned ind = s->ext.szind;
+	bin_t *bin = &a->bins[ind];
 	if (s->state == SLAB_FULL && s->free != NULL) {
 		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
-		partial_push(bin, s);
+		partial_push(a, bin, s);
 	}
 	if (s->used == 0 && s->state == SLAB_PARTIAL) {
-		partial_unlink(bin, s);
+		partial_unlink(a, bin, s);
 		arena_slab_retire_empty(a, bin, s);
+	} else if (s->state == SLAB_PARTIAL) {
+		a->park[ind].parked += (uint64_t)s->used - s->parked;
+		s->parked = s->used;
 	}
+	arena_bin_publish(a, ind);
 }
 
 void arena_free_local_slow(arena_t *a, slab_t *s) {
@@ -334,7 +394,10 @@ static void arena_slab_check(const slab_t *s) {
 		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
 }
 
-void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
+/* A block of class ind when the current slab ran dry: its remote frees or
+ * untouched blocks, else another slab (published: the class's slabs
+ * changed). NULL when out of memory. */
+static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
 	slab_t *s = bin->cur;
 	void *p;
@@ -348,15 +411,20 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 	arena_drain_remote(a);
 	s = bin->partial;
 	if (s != NULL)
-		partial_unlink(bin, s);
+		partial_unlink(a, bin, s);
 	else if ((s = arena_slab_new(a, ind)) == NULL)
 		return NULL;
 	arena_slab_check(s);
 	s->state = SLAB_CURRENT;
 	bin->cur = s;
-	if ((p = slab_alloc(s)) != NULL)
-		return p;
-	return arena_slab_refill(s);
+	if ((p = slab_alloc(s)) == NULL)
+		p = arena_slab_refill(s);
+	arena_bin_publish(a, ind);
+	return p;
+}
+
+void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
+	return arena_bin_refill(a, ind);
 }
 
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
@@ -365,8 +433,8 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 	    EXTENT_LARGE, zeroed);
 	if (e == NULL)
 		return NULL;
-	a->n_large++;
-	a->n_large_bytes += e->size;
+	atomic_store_explicit(&a->n_large, atomic_load_explicit(&a->n_large,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
 	return (void *)e->addr;
 }
 
@@ -395,6 +463,8 @@ static void arena_tidy(arena_t *a) {
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];
 		slab_t *s = bin->cur;
+		if (s == &arena_slab_empty && bin->spare == NULL)
+			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
 			if (s->used == 0) {
@@ -406,5 +476,80 @@ static void arena_tidy(arena_t *a) {
 			arena_slab_release(a, bin, bin->spare);
 			bin->spare = NULL;
 		}
+		arena_bin_publish(a, i);
 	}
+}
+
+unsigned arena_index(const arena_t *a) {
+	return a->ind;
+}
+
+base_t *arena_base(const arena_t *a) {
+	return a->base;
+}
+
+size_t arena_bin_slab_size(unsigned ind) {
+	return ind < SZ_NSMALL ? bin_slab_size[ind] : 0;
+}
+
+uint64_t arena_adopted(const arena_t *a) {
+	return atomic_load_explicit(&a->n_adopted, memory_order_relaxed);
+}
+
+/* Class ind's figures from the bin itself: only its owner or the holder of
+ * its token may call this. Full slabs are on no list and hold all their
+ * blocks; the current and partial slabs count their `used`. */
+static void arena_bin_read(const arena_t *a, unsigned ind,
+    arena_bin_stats_t *out) {
+	const bin_t *bin = &a->bins[ind];
+	uint64_t listed = 0, live = 0;
+	if (bin->cur != &arena_slab_empty) {
+		live += bin->cur->used;
+		listed++;
+	}
+	if (bin->spare != NULL)
+		listed++;
+	for (const slab_t *s = bin->partial; s != NULL; s = s->next) {
+		live += s->used;
+		listed++;
+	}
+	out->slabs = bin->nslabs;
+	out->capacity = out->slabs * bin_nblocks[ind];
+	live += (out->slabs > listed ? out->slabs - listed : 0) *
+	    bin_nblocks[ind];
+	out->live = MIN(live, out->capacity);
+	out->refills = bin->nrequests;
+}
+
+/* Class ind's figures as the owner last published them. */
+static void arena_bin_read_published(const arena_t *a, unsigned ind,
+    arena_bin_stats_t *out) {
+	const bin_pub_t *pub = &a->pub[ind];
+	out->slabs = atomic_load_explicit(&pub->slabs, memory_order_relaxed);
+	out->capacity = out->slabs * bin_nblocks[ind];
+	out->live = MIN(atomic_load_explicit(&pub->live, memory_order_relaxed),
+	    out->capacity);
+	out->refills = atomic_load_explicit(&pub->refills,
+	    memory_order_relaxed);
+}
+
+void arena_stats_get(arena_t *a, bool own, arena_stats_t *out) {
+	memset(out, 0, sizeof(*out));
+	pages_stats_get(&a->pages, &out->pages);
+	base_stats_get(a->base, &out->base);
+	out->remote_frees = atomic_load_explicit(&a->remote_frees,
+	    memory_order_relaxed);
+	out->adopted = arena_adopted(a);
+	out->large_nmalloc = atomic_load_explicit(&a->n_large,
+	    memory_order_relaxed);
+	bool claimed = !own && arena_claim(a);
+	out->exact = own || claimed;
+	for (unsigned i = 0; i < SZ_NSMALL; i++) {
+		if (out->exact)
+			arena_bin_read(a, i, &out->bins[i]);
+		else
+			arena_bin_read_published(a, i, &out->bins[i]);
+	}
+	if (claimed)
+		arena_unclaim(a);
 }

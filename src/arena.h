@@ -14,6 +14,10 @@
  * frees that leave dirty runs wake the background purger (bg).
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.
+ * Statistics: other threads never read the bins. The owner publishes each
+ * class's figures into atomics (`pub`) whenever the class's slabs change;
+ * arena_stats_get reads the bins themselves only for their owner or under
+ * the ownership token (a pooled arena), and the published figures otherwise.
  */
 #ifndef BM_ARENA_H
 #define BM_ARENA_H
@@ -35,6 +39,18 @@ typedef struct {
 	uint64_t nrequests;   /* slow-path refills (stats) */
 } bin_t;
 
+/* The owner's bookkeeping of a bin's partial slabs, for the published
+ * figures (owner only). */
+typedef struct {
+	uint64_t parked;      /* sum of the partial slabs' `parked` */
+	uint32_t npartial;    /* slabs on the partial list */
+} bin_park_t;
+
+/* A class's figures as the owner last published them. */
+typedef struct {
+	_Atomic uint64_t live, slabs, refills;
+} bin_pub_t;
+
 typedef struct arena_s arena_t;
 struct arena_s {
 	bin_t bins[SZ_NSMALL];
@@ -42,8 +58,12 @@ struct arena_s {
 	base_t *base;
 	slab_t *slab_cache;                    /* owner only */
 	arena_t *pool_next;
-	uint64_t n_large, n_large_bytes;       /* owner's large allocs (stats) */
-	uint64_t n_adopted;                    /* taken from the pool (stats) */
+	_Atomic uint64_t n_large;              /* large runs allocated (stats;
+	                                        * the owner stores) */
+	_Atomic uint64_t n_adopted;            /* taken from the pool (stats;
+	                                        * stored under the pool lock) */
+	bin_park_t park[SZ_NSMALL];            /* owner only */
+	bin_pub_t pub[SZ_NSMALL];              /* owner stores, anyone loads */
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
 	_Atomic int claimed;                   /* a thread acts as the owner */
 	_Atomic uint64_t remote_frees;
@@ -82,6 +102,8 @@ void arena_free_run(extent_t *e);
 void arena_postfork_child(void);
 /* Unmap every arena's free runs (a map failed); the bytes given back. */
 size_t arena_unmap_free_all(void);
+/* Purge a's dirty pages now. */
+void arena_purge(arena_t *a);
 /* Purge every arena's dirty pages now (malloc_trim). */
 void arena_purge_all(void);
 /* Number of arenas created / currently in the pool. */
@@ -89,5 +111,44 @@ unsigned arena_count(void);
 unsigned arena_count_abandoned(void);
 /* The i-th arena (i < arena_count()), for stats. */
 arena_t *arena_get(unsigned i);
+/* a's index in the registry, and its base. */
+unsigned arena_index(const arena_t *a);
+base_t *arena_base(const arena_t *a);
+/* Bytes of a slab of class ind (the same in every arena; 0 before boot). */
+size_t arena_bin_slab_size(unsigned ind);
+
+/* One class's figures in an arena: objects out (blocks freed by other
+ * threads count until the owner collects them), live slabs (the spare
+ * included), their blocks, slow-path refills. */
+typedef struct {
+	uint64_t live, slabs, capacity, refills;
+} arena_bin_stats_t;
+
+/* The figures of an arena other than its classes' (fields of arena_stats_t,
+ * and of stats' stats_arena_t, which adds the figures derived from them). */
+#define ARENA_STATS_COUNTERS \
+	pages_stats_t pages;      /* its pages' snapshot */ \
+	base_stats_t base;        /* its base's snapshot */ \
+	uint64_t remote_frees;    /* remote frees the owner collected */ \
+	uint64_t adopted;         /* times taken from the pool */ \
+	uint64_t large_nmalloc;   /* large runs ever allocated */
+
+/* An arena's figures: its pages' and its base's snapshots, its own
+ * counters, its classes. */
+typedef struct {
+	ARENA_STATS_COUNTERS
+	bool exact;               /* the classes were read, not published */
+	arena_bin_stats_t bins[SZ_NSMALL];
+} arena_stats_t;
+
+/* Snapshot of a's figures; own: the caller is a's owner thread. The classes
+ * are read from the bins by the owner, or under the ownership token when a
+ * sits in the pool (exact); otherwise they are what the owner published the
+ * last time each class's slabs changed: slabs exact, refills and live short
+ * of what the current slab served since, live also counting blocks freed
+ * into partial slabs since they were filed (see README "Accuracy"). */
+void arena_stats_get(arena_t *a, bool own, arena_stats_t *out);
+/* Times a was taken from the pool. */
+uint64_t arena_adopted(const arena_t *a);
 
 #endif

@@ -20,6 +20,9 @@
 #define BM_EXPORT   __attribute__((visibility("default")))
 #define BM_FORMAT(a, b) __attribute__((format(printf, a, b)))
 
+/* basemalloc's version (bm_ctl "version", the reports). */
+#define BM_VERSION "0.1.0"
+
 /* The minimum alignment of every allocation (and of base memory). */
 #define QUANTUM       ((size_t)16)
 #define LG_QUANTUM    4

@@ -1,9 +1,10 @@
 /*
  * conf: the options table and the BASEMALLOC_CONF parser.
- * Responsibility: one row per option (name, type, default as text, doc); the
- * defaults are applied by parsing that text, so a default lives in one place
- * (the static initialisers below only mirror it for use before conf_boot, and
- * a unit test checks that the two agree).
+ * Responsibility: the table made from CONF_OPTIONS (conf.h: one row per
+ * option, which also defines its variable); the defaults are applied by
+ * parsing their text, so a default lives in one place (a row's C initialiser
+ * only mirrors it for use before conf_boot, and a unit test checks that the
+ * two agree).
  * Invariants: never allocates, never uses stdio or getenv (conf_boot scans
  * environ itself); a rejected item leaves its option untouched and prints one
  * warning. Locks: none; options are written during single-threaded bootstrap
@@ -17,56 +18,17 @@
 
 extern char **environ;
 
-metadata_thp_t opt_metadata_thp = METADATA_THP_AUTO;
-long opt_dirty_decay_ms = 1000;
-size_t opt_dirty_max = (size_t)16 << 20;
-bool opt_abort_on_invalid = true;
-bool opt_stats_print = false;
-char opt_stats_opts[16] = "";
-char opt_stats_file[256] = "";
-bool opt_junk = false;
-bool opt_background_thread = true;
-
-typedef enum {
-	CONF_BOOL,
-	CONF_LONG,
-	CONF_SIZE,
-	CONF_ENUM,
-	CONF_STRING,
-} conf_type_t;
-
-typedef struct {
-	const char *name;
-	conf_type_t type;
-	void *var;
-	size_t cap;                 /* CONF_STRING: buffer size; CONF_ENUM: count */
-	const char *const *choices; /* CONF_ENUM: the names, by value */
-	long min;                   /* CONF_LONG: smallest accepted value */
-	const char *def;            /* the default, as BASEMALLOC_CONF text */
-	const char *doc;
-} conf_opt_t;
-
 static const char *const conf_thp_names[] = { "disabled", "auto", "always" };
 
+#define CONF_DEFINE(name, kind, cap, choices, min, init, def, unit, doc) \
+	CONF_DECL_##kind(name, cap) = init;
+CONF_OPTIONS(CONF_DEFINE)
+
+#define CONF_ROW(name, kind, cap, choices, min, init, def, unit, doc) \
+	{ #name, CONF_##kind, (void *)&opt_##name, cap, choices, min, def, \
+	    unit, doc },
 static const conf_opt_t conf_table[] = {
-	{ "metadata_thp", CONF_ENUM, &opt_metadata_thp, 3, conf_thp_names, 0,
-	    "auto", "huge pages for base blocks: disabled, auto, always" },
-	{ "dirty_decay_ms", CONF_LONG, &opt_dirty_decay_ms, 0, NULL, -1,
-	    "1000", "purge dirty pages older than this (0 = at once, -1 = never)" },
-	{ "dirty_max", CONF_SIZE, &opt_dirty_max, 0, NULL, 0,
-	    "16M", "an arena purges at once past this many dirty bytes" },
-	{ "abort_on_invalid", CONF_BOOL, &opt_abort_on_invalid, 0, NULL, 0,
-	    "true", "abort after reporting an invalid free" },
-	{ "stats_print", CONF_BOOL, &opt_stats_print, 0, NULL, 0,
-	    "false", "print the stats report at exit" },
-	{ "stats_opts", CONF_STRING, opt_stats_opts, sizeof(opt_stats_opts), NULL,
-	    0, "", "options for the report at exit (J = JSON)" },
-	{ "stats_file", CONF_STRING, opt_stats_file, sizeof(opt_stats_file), NULL,
-	    0, "", "write the report to this file instead of stderr" },
-	{ "junk", CONF_BOOL, &opt_junk, 0, NULL, 0,
-	    "false", "debug builds: fill freed small blocks with 0x5a" },
-	{ "background_thread", CONF_BOOL, &opt_background_thread, 0, NULL, 0,
-	    "true", "purge idle dirty pages from a thread started when needed" },
+	CONF_OPTIONS(CONF_ROW)
 };
 
 #define CONF_NOPTS (sizeof(conf_table) / sizeof(conf_table[0]))
@@ -184,7 +146,7 @@ static int conf_set(const conf_opt_t *o, const char *s, size_t len) {
 		int v;
 		if (conf_parse_enum(o, s, len, &v))
 			return 1;
-		*(metadata_thp_t *)o->var = (metadata_thp_t)v;
+		*(unsigned *)o->var = (unsigned)v;
 		return 0;
 	}
 	case CONF_STRING:
@@ -265,6 +227,10 @@ const char *conf_name(unsigned i) {
 	return i < CONF_NOPTS ? conf_table[i].name : NULL;
 }
 
+const conf_opt_t *conf_option(unsigned i) {
+	return i < CONF_NOPTS ? &conf_table[i] : NULL;
+}
+
 size_t conf_value_format(unsigned i, char *buf, size_t cap) {
 	if (i >= CONF_NOPTS) {
 		if (cap > 0)
@@ -282,7 +248,7 @@ size_t conf_value_format(unsigned i, char *buf, size_t cap) {
 		return log_format(buf, cap, "%zu", *(size_t *)o->var);
 	case CONF_ENUM:
 		return log_format(buf, cap, "%s",
-		    o->choices[*(metadata_thp_t *)o->var]);
+		    o->choices[*(unsigned *)o->var]);
 	case CONF_STRING:
 		return log_format(buf, cap, "%s", (const char *)o->var);
 	}

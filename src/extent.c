@@ -9,6 +9,7 @@
  * kernel discards their pages, and lists them again as clean; a fork child
  * lists again as dirty the runs a vanished thread was purging.
  * Every extern function takes pages_t.lock; static helpers expect it held.
+ * The process-wide huge figures (live and peak) are relaxed atomics.
  */
 #include "extent.h"
 #include "conf.h"
@@ -23,6 +24,35 @@
 static _Atomic(pages_t *) pages_reg;
 /* Its address marks the runs this thread is purging (see purging). */
 static __thread char pages_purge_self;
+static _Atomic uint64_t huge_count, huge_count_peak;
+static _Atomic uint64_t huge_bytes, huge_bytes_peak;
+
+/* Raise *peak to v if v is larger. */
+static void huge_peak_raise(_Atomic uint64_t *peak, uint64_t v) {
+	uint64_t old = atomic_load_explicit(peak, memory_order_relaxed);
+	while (old < v && !atomic_compare_exchange_weak_explicit(peak, &old, v,
+	    memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* Account dn huge mappings and db bytes more (or fewer). */
+static void huge_account(int64_t dn, int64_t db) {
+	uint64_t n = atomic_fetch_add_explicit(&huge_count, (uint64_t)dn,
+	    memory_order_relaxed) + (uint64_t)dn;
+	uint64_t b = atomic_fetch_add_explicit(&huge_bytes, (uint64_t)db,
+	    memory_order_relaxed) + (uint64_t)db;
+	huge_peak_raise(&huge_count_peak, n);
+	huge_peak_raise(&huge_bytes_peak, b);
+}
+
+void extent_huge_stats_get(extent_huge_stats_t *out) {
+	out->count = atomic_load_explicit(&huge_count, memory_order_relaxed);
+	out->count_peak = atomic_load_explicit(&huge_count_peak,
+	    memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&huge_bytes, memory_order_relaxed);
+	out->bytes_peak = atomic_load_explicit(&huge_bytes_peak,
+	    memory_order_relaxed);
+}
 
 static unsigned pages_bin_floor(size_t size) {
 	unsigned ind = sz_psz2ind(size);
@@ -65,7 +95,7 @@ static extent_t *desc_get_locked(pages_t *p) {
 }
 
 static void desc_put_locked(pages_t *p, extent_t *e) {
-	e->kind = 0;
+	__atomic_store_n(&e->kind, 0, __ATOMIC_RELAXED);
 	e->next = p->desc_cache;
 	p->desc_cache = e;
 }
@@ -135,8 +165,7 @@ static void bin_link(pages_t *p, unsigned b, extent_t *e) {
 
 /* Put free run e into its bin (and the dirty list); register its ends. */
 static void run_insert(pages_t *p, extent_t *e) {
-	e->kind = EXTENT_FREE;
-	e->owner = p->owner;
+	extent_tag(e, EXTENT_FREE, p->owner);
 	bin_link(p, pages_bin_floor(e->size), e);
 	if (run_ndirty(e) != 0)
 		dirty_link(p, e);
@@ -161,10 +190,14 @@ static void run_remove(pages_t *p, extent_t *e) {
 	rtree_set((void *)(e->addr + e->size - PAGE), NULL);
 }
 
-/* A free run of this arena whose page holds addr, or NULL. */
+/* A free run of this arena whose page holds addr, or NULL. The page may be
+ * another arena's (whose lock we do not hold): kind and owner are read
+ * atomically, and nothing else of a descriptor that is not ours. */
 static extent_t *run_neighbour(pages_t *p, uintptr_t addr) {
 	extent_t *n = rtree_lookup((void *)addr);
-	if (n == NULL || n->kind != EXTENT_FREE || n->owner != p->owner)
+	if (n == NULL ||
+	    __atomic_load_n(&n->kind, __ATOMIC_RELAXED) != EXTENT_FREE ||
+	    __atomic_load_n(&n->owner, __ATOMIC_RELAXED) != p->owner)
 		return NULL;
 	return n;
 }
@@ -682,8 +715,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 	}
 	desc->addr = start;
 	desc->size = size;
-	desc->kind = (uint8_t)kind;
-	desc->owner = p->owner;
+	extent_tag(desc, kind, p->owner);
 	if (kind == EXTENT_SLAB)
 		rtree_set_range((void *)start, size, desc);
 	else
@@ -832,7 +864,7 @@ void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
 		p->stats.slab -= desc->size;
 	else
 		p->stats.n_large--;
-	desc->kind = 0;
+	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	run_release(p, desc->addr, desc->size);
 	if (recycle)
 		desc_put_locked(p, desc);
@@ -894,6 +926,7 @@ static bool huge_spare_keep(pages_t *p, extent_t *desc) {
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
 	mutex_unlock(&p->lock);
+	huge_account(-1, -(int64_t)desc->size);
 	if (old != NULL) {
 		os_unmap((void *)old->addr, old->size);
 		extent_desc_put(p, old);
@@ -907,8 +940,9 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
 	extent_t *desc = huge_spare_take_locked(p, size, alignment);
 	mutex_unlock(&p->lock);
 	if (desc != NULL) {
-		desc->kind = EXTENT_HUGE;
+		extent_tag(desc, EXTENT_HUGE, p->owner);
 		rtree_set((void *)desc->addr, desc);
+		huge_account(1, (int64_t)desc->size);
 		*zeroed = false;
 		return desc;
 	}
@@ -916,7 +950,7 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
 	desc = extent_desc_get(p);
 	if (desc == NULL)
 		return NULL;
-	void *addr = os_map_aligned(size, MAX(alignment, PAGE));
+	void *addr = os_map_accounted(size, MAX(alignment, PAGE));
 	if (addr == NULL || rtree_reserve(addr, size) != 0) {
 		if (addr != NULL)
 			os_unmap(addr, size);
@@ -925,25 +959,26 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
 	}
 	desc->addr = (uintptr_t)addr;
 	desc->size = size;
-	desc->kind = EXTENT_HUGE;
-	desc->owner = p->owner;
+	extent_tag(desc, EXTENT_HUGE, p->owner);
 	rtree_set(addr, desc);
 	mutex_lock(&p->lock);
 	p->stats.huge += size;
 	p->stats.n_huge++;
 	mutex_unlock(&p->lock);
+	huge_account(1, (int64_t)size);
 	return desc;
 }
 
 void extent_huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
-	desc->kind = 0;
+	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	if (huge_spare_keep(p, desc))
 		return;
 	os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
+	huge_account(-1, -(int64_t)desc->size);
 	desc_put_locked(p, desc);
 	mutex_unlock(&p->lock);
 }
@@ -964,6 +999,7 @@ int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	p->stats.huge += new_size;
 	p->stats.huge -= desc->size;
 	mutex_unlock(&p->lock);
+	huge_account(0, (int64_t)new_size - (int64_t)desc->size);
 	desc->addr = (uintptr_t)addr;
 	desc->size = new_size;
 	return 0;

@@ -49,6 +49,14 @@ struct extent_s {
 	                         * by bytes over the runs it merged) */
 };
 
+/* A descriptor's kind and owner are stored atomically (relaxed): coalescing
+ * reads them in the descriptor of a neighbouring run, which may belong to
+ * another arena and change under that arena's lock. */
+BM_INLINE void extent_tag(extent_t *e, extent_kind_t kind, void *owner) {
+	__atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->owner, owner, __ATOMIC_RELAXED);
+}
+
 #define PAGES_NBINS 64
 #define PAGES_CHUNK ((size_t)4 << 20)
 #define PAGES_HUGE_KEEP ((size_t)2 << 20)
@@ -150,5 +158,14 @@ void pages_postfork_child(pages_t *p);
 size_t pages_unmap_free(pages_t *p);
 /* Snapshot of the counters. */
 void pages_stats_get(pages_t *p, pages_stats_t *out);
+
+/* Huge mappings of the whole process: live now, and the most there were at
+ * once (count and bytes, each its own peak, as glibc's max_n_mmaps and
+ * max_mmapped_mem). */
+typedef struct {
+	uint64_t count, count_peak;
+	uint64_t bytes, bytes_peak;
+} extent_huge_stats_t;
+void extent_huge_stats_get(extent_huge_stats_t *out);
 
 #endif

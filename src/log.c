@@ -1,13 +1,13 @@
 /*
  * log: a small printf subset that formats into a caller's buffer, and writers
  * to fd 2. Never allocates, never uses stdio, holds no lock; each message is
- * sent with a single write(2) so lines from threads do not interleave.
+ * sent with a single os_write (the raw system call, not a cancellation point)
+ * so lines from threads do not interleave.
  */
 #include "log.h"
+#include "os.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 typedef struct {
 	char *buf;
@@ -108,25 +108,8 @@ size_t log_format(char *buf, size_t cap, const char *fmt, ...) {
 	return n;
 }
 
-int log_write_fd(int fd, const char *buf, size_t len) {
-	int saved = errno, err = 0;
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			break;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	errno = saved;
-	return err;
-}
-
 void log_write(const char *buf, size_t len) {
-	log_write_fd(2, buf, len);
+	os_write(2, buf, len);
 }
 
 static void log_vwarn(const char *fmt, va_list ap) {

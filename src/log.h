@@ -1,7 +1,8 @@
 /*
  * log: formatting and writing to stderr (fd 2) without allocating and without
  * stdio; assertion failures; fatal errors. Safe on every path, before init and
- * inside a fork child. No locks: each message is one write(2).
+ * inside a fork child. No locks: each message is one os_write (never a
+ * cancellation point).
  */
 #ifndef BM_LOG_H
 #define BM_LOG_H
@@ -18,10 +19,7 @@ size_t log_vformat(char *buf, size_t cap, const char *fmt, va_list ap);
 void log_warn(const char *fmt, ...) BM_FORMAT(1, 2);
 /* log_warn, then abort(). */
 BM_NORETURN void log_fatal(const char *fmt, ...) BM_FORMAT(1, 2);
-/* Write raw bytes to fd (retrying on EINTR / short writes); 0, or the
- * errno of the failed write. errno itself is left as it was. */
-int log_write_fd(int fd, const char *buf, size_t len);
-/* log_write_fd to fd 2. */
+/* Write raw bytes to fd 2 (os_write: retrying, errno left as it was). */
 void log_write(const char *buf, size_t len);
 /* Called by BM_ASSERT on failure: prints file, line, expression; aborts. */
 BM_NORETURN void log_assert_fail(const char *file, int line, const char *expr);

@@ -1,12 +1,14 @@
 /*
  * os: the only file that calls mmap, munmap, mremap and madvise, and the only
- * one that reads system facts (THP mode from /sys, CPU count, clock); it
- * also starts threads (the background purger). Every call is thread-safe,
- * and all but os_thread_start take no lock; counters are relaxed atomics.
- * /sys is read with open/read into a stack buffer: no stdio, no allocation.
+ * one that reads system facts (THP mode from /sys, CPU count, clock, auxv),
+ * opens files, writes to fds, creates thread keys and starts threads (the
+ * background purger). Every call is thread-safe, and all but
+ * os_thread_start are lock-free; counters are relaxed atomics. /sys is read
+ * with open/read into a stack buffer: no stdio, no allocation. Reads and writes
+ * use the raw system calls (syscall(2)), so none is a cancellation point: a
+ * thread with a pending cancel finishes what the allocator writes.
  */
 #include "os.h"
-#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +17,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+_Static_assert(sizeof(os_key_t) == sizeof(pthread_key_t),
+    "os_key_t holds a pthread_key_t");
 
 static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
 static unsigned os_cpus = 1;
@@ -33,12 +39,12 @@ static _Atomic uint64_t fault_countdown;
 
 static os_thp_mode_t os_read_thp_mode(void) {
 	char buf[128];
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
-	    O_RDONLY | O_CLOEXEC);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD,
+	    "/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return OS_THP_UNKNOWN;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	long n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	os_close(fd);
 	if (n <= 0)
 		return OS_THP_UNKNOWN;
 	buf[n] = '\0';
@@ -51,13 +57,13 @@ static os_thp_mode_t os_read_thp_mode(void) {
 	return OS_THP_UNKNOWN;
 }
 
+long os_page_size_system(void) {
+	return sysconf(_SC_PAGESIZE);
+}
+
 int os_boot(void) {
-	long ps = sysconf(_SC_PAGESIZE);
-	if (ps != (long)PAGE) {
-		log_warn("page size %ld is not supported (built for %zu)", ps,
-		    PAGE);
+	if (os_page_size_system() != (long)PAGE)
 		return EINVAL;
-	}
 	os_thp = os_read_thp_mode();
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
@@ -84,18 +90,23 @@ void os_fault_inject(uint64_t nth) {
 #endif
 }
 
-void *os_map(size_t size) {
+/* flags: MAP_NORESERVE or 0 (the kernel's overcommit check applies). */
+static void *os_map_flags(size_t size, int flags) {
 	if (os_fault_now()) {
 		errno = EAGAIN;  /* a failure, but not address-space exhaustion */
 		return NULL;
 	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	    MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	COUNT(n_mmap, 1);
 	COUNT(bytes_mapped, size);
 	return p;
+}
+
+void *os_map(size_t size) {
+	return os_map_flags(size, MAP_NORESERVE);
 }
 
 int os_unmap(void *addr, size_t size) {
@@ -107,11 +118,11 @@ int os_unmap(void *addr, size_t size) {
 }
 
 /* Over-map by alignment - PAGE and unmap the misaligned head and tail. */
-static void *os_map_trimmed(size_t size, size_t alignment) {
+static void *os_map_trimmed(size_t size, size_t alignment, int flags) {
 	size_t over = size + alignment - PAGE;
 	if (over < size)
 		return NULL;
-	char *p = os_map(over);
+	char *p = os_map_flags(over, flags);
 	if (p == NULL)
 		return NULL;
 	char *aligned = (char *)ALIGN_UP((uintptr_t)p, alignment);
@@ -124,14 +135,21 @@ static void *os_map_trimmed(size_t size, size_t alignment) {
 	return aligned;
 }
 
-void *os_map_aligned(size_t size, size_t alignment) {
-	if (alignment <= PAGE)
-		return os_map(size);
-	void *p = os_map(size);
-	if (p == NULL || ((uintptr_t)p & (alignment - 1)) == 0)
+static void *os_map_aligned_flags(size_t size, size_t alignment, int flags) {
+	void *p = os_map_flags(size, flags);
+	if (alignment <= PAGE || p == NULL ||
+	    ((uintptr_t)p & (alignment - 1)) == 0)
 		return p;
 	os_unmap(p, size);
-	return os_map_trimmed(size, alignment);
+	return os_map_trimmed(size, alignment, flags);
+}
+
+void *os_map_aligned(size_t size, size_t alignment) {
+	return os_map_aligned_flags(size, alignment, MAP_NORESERVE);
+}
+
+void *os_map_accounted(size_t size, size_t alignment) {
+	return os_map_aligned_flags(size, alignment, 0);
 }
 
 void *os_remap(void *addr, size_t old_size, size_t new_size) {
@@ -261,4 +279,60 @@ void os_futex_wake(_Atomic uint32_t *addr) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = saved;
+}
+
+int os_write(int fd, const void *buf, size_t len) {
+	int saved = errno, err = 0;
+	const char *p = buf;
+	while (len > 0) {
+		long n = syscall(SYS_write, fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+	return err;
+}
+
+int os_open_trunc(const char *path, int *fd) {
+	int saved = errno, err = 0;
+	long r = syscall(SYS_openat, AT_FDCWD, path,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r < 0)
+		err = errno;
+	else
+		*fd = (int)r;
+	errno = saved;
+	return err;
+}
+
+void os_close(int fd) {
+	int saved = errno;
+	syscall(SYS_close, fd);
+	errno = saved;
+}
+
+int os_pid(void) {
+	return (int)getpid();
+}
+
+const void *os_random_at_exec(void) {
+	return (const void *)getauxval(AT_RANDOM);
+}
+
+int os_key_create(os_key_t *key, void (*dtor)(void *)) {
+	pthread_key_t k;
+	int err = pthread_key_create(&k, dtor);
+	if (err == 0)
+		*key = (os_key_t)k;
+	return err;
+}
+
+int os_key_set(os_key_t key, const void *value) {
+	return pthread_setspecific((pthread_key_t)key, value);
 }

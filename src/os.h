@@ -1,8 +1,9 @@
 /*
- * os: the only module that talks to the kernel about memory (mmap, munmap,
- * mremap, madvise) and reads system facts (page size, THP mode, CPU count,
- * monotonic clock); it also starts the background purger's thread.
- * Every function is thread-safe; all but os_thread_start take no lock.
+ * os: the only module that calls the platform: memory (mmap, munmap, mremap,
+ * madvise, mincore), system facts (page size, THP mode, CPU count, monotonic
+ * clock, the kernel's random bytes, the pid), files and fd writes, futexes,
+ * thread-exit keys and starting threads (the background purger). The lowest layer: it uses no other module. Every
+ * function is thread-safe and takes no lock (but os_thread_start); none is a cancellation point.
  * Every function returning int returns 0 on success, an errno value on failure.
  */
 #ifndef BM_OS_H
@@ -17,14 +18,22 @@ typedef enum {
 	OS_THP_UNKNOWN = 3,  /* no /sys file */
 } os_thp_mode_t;
 
-/* Read page size, THP mode and CPU count once. 0 on success. */
+/* Read page size, THP mode and CPU count once. 0 on success; EINVAL when
+ * the system's page size (os_page_size_system) is not PAGE. */
 int os_boot(void);
+/* The page size the system reports. */
+long os_page_size_system(void);
 /* Map size bytes of zeroed read-write memory; NULL (and errno) on failure:
  * ENOMEM when address space or memory ran out. */
 void *os_map(size_t size);
 /* Map size bytes aligned to alignment (power of two >= PAGE) by over-mapping
  * and trimming; NULL on failure. */
 void *os_map_aligned(size_t size, size_t alignment);
+/* os_map_aligned without MAP_NORESERVE, for a block the program asked for
+ * (as glibc maps its mmapped chunks): under the kernel's default overcommit
+ * heuristic a size it could never back (more than RAM plus swap) fails with
+ * ENOMEM instead of being handed out. */
+void *os_map_accounted(size_t size, size_t alignment);
 /* Unmap. */
 int os_unmap(void *addr, size_t size);
 /* Grow or shrink a mapping, moving it if needed; NULL on failure. */
@@ -72,5 +81,26 @@ void os_fault_inject(uint64_t nth);
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val);
 /* Wake one thread sleeping on addr (FUTEX_WAKE, private). */
 void os_futex_wake(_Atomic uint32_t *addr);
+/* Write all len bytes to fd with the raw system call (never a cancellation
+ * point), retrying on EINTR and short writes. 0, or the errno of the failed
+ * write (EIO when it wrote nothing); errno is left as it was. */
+int os_write(int fd, const void *buf, size_t len);
+/* Create or truncate path for writing (mode 0644, close-on-exec) into *fd.
+ * 0, or the errno of open. errno is left as it was. */
+int os_open_trunc(const char *path, int *fd);
+/* Close fd (errno is left as it was). */
+void os_close(int fd);
+/* The process id. */
+int os_pid(void);
+/* The 16 random bytes the kernel gave the process at exec (AT_RANDOM), or
+ * NULL when there are none. */
+const void *os_random_at_exec(void);
+/* A thread-specific key whose destructor runs at thread exit (pthread key:
+ * a low index kept in the thread descriptor, no allocation). */
+typedef unsigned os_key_t;
+/* Create a key with destructor dtor in *key. 0, or an errno value. */
+int os_key_create(os_key_t *key, void (*dtor)(void *));
+/* Set the calling thread's value of key (non-NULL arms the destructor). */
+int os_key_set(os_key_t key, const void *value);
 
 #endif

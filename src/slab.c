@@ -6,15 +6,15 @@
  * sides always sees the other, so a full slab with remote frees is queued).
  */
 #include "slab.h"
+#include "os.h"
 
-#include <sys/auxv.h>
 #include <errno.h>
 #include <string.h>
 
 uintptr_t slab_free_key;
 
 void slab_boot(void) {
-	const void *rnd = (const void *)getauxval(AT_RANDOM);
+	const void *rnd = os_random_at_exec();
 	uintptr_t key = 0;
 	if (rnd != NULL)
 		memcpy(&key, (const char *)rnd + 8, sizeof(key));

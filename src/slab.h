@@ -33,6 +33,7 @@ struct slab_s {
 	uint32_t block_size;
 	uint32_t magic;            /* ceil(2^32 / block_size) */
 	uint8_t state;             /* slab_state_t */
+	uint32_t parked;           /* `used` when last filed as partial (stats) */
 	slab_t *next, *prev;       /* bin's partial list; slab cache */
 	slab_t *qnext;             /* arena's remote queue */
 	_Alignas(64) _Atomic(void *) remote_free;

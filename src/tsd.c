@@ -1,14 +1,13 @@
 /*
- * tsd: the thread's arena and its exit hook. pthread_setspecific on a key
+ * tsd: the thread's arena and its exit hook. Setting a thread key (os_key_set)
  * created at bootstrap (a low key index, stored inside the thread descriptor:
  * no allocation) arms the destructor that abandons the arena.
  */
 #include "tsd.h"
-
-#include <pthread.h>
+#include "os.h"
 
 __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
-static pthread_key_t tsd_key;
+static os_key_t tsd_key;
 
 static void tsd_thread_exit(void *unused) {
 	(void)unused;
@@ -19,7 +18,7 @@ static void tsd_thread_exit(void *unused) {
 }
 
 int tsd_boot(void) {
-	return pthread_key_create(&tsd_key, tsd_thread_exit);
+	return os_key_create(&tsd_key, tsd_thread_exit);
 }
 
 arena_t *tsd_arena_slow(void) {
@@ -30,6 +29,6 @@ arena_t *tsd_arena_slow(void) {
 	if (a == NULL)
 		return NULL;
 	tsd_tls.arena = a;
-	pthread_setspecific(tsd_key, (void *)1);
+	os_key_set(tsd_key, (void *)1);
 	return a;
 }

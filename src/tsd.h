@@ -27,4 +27,9 @@ BM_INLINE arena_t *tsd_arena(void) {
 	return LIKELY(a != NULL) ? a : tsd_arena_slow();
 }
 
+/* The calling thread's arena, or NULL when it has none (never acquires). */
+BM_INLINE arena_t *tsd_arena_peek(void) {
+	return tsd_tls.arena;
+}
+
 #endif

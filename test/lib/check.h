@@ -1,10 +1,13 @@
 /*
- * check.h: the small harness of the LD_PRELOAD-level C/C++ tests (header only).
+ * check.h: the one harness of every C/C++ test suite (header only): the unit
+ * tests that link the modules (test/unit) and the LD_PRELOAD-level ones.
  * A check is a function returning CHECK_OK; CHECK() prints the failed
- * condition and returns CHECK_FAILED; NOT_APPLICABLE() returns CHECK_NA.
- * check_main() runs every check in its own forked child with a watchdog, so a
- * crash or a hang fails that one check, and prints one line per check:
- * "PASS name", "FAIL name: why" or "N/A name"; it exits 1 if any failed.
+ * condition and returns CHECK_FAILED; CHECK_DO() runs a helper check and
+ * returns its failure; NOT_APPLICABLE() returns CHECK_NA. check_main() runs
+ * every check in its own forked child with a watchdog (BM_CHECK_WATCHDOG
+ * seconds, default 120), so a crash or a hang fails that one check, and
+ * prints one line per check: "PASS name", "FAIL name: why" or "N/A name";
+ * it exits 1 if any failed. Notes a check prints start with "  # ".
  * Also: a deterministic PRNG, fill/verify patterns, VmRSS, preload detection.
  */
 #ifndef BM_TEST_CHECK_H
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +31,9 @@ extern "C" {
 
 enum { CHECK_OK = 0, CHECK_FAILED = 1, CHECK_NA = 77 };
 
-/* A check still running after this many seconds is taken as hung. Generous:
- * the machine may be shared; this only turns a deadlock into a failure. */
+/* A check still running after this many seconds is taken as hung (unless
+ * BM_CHECK_WATCHDOG says otherwise). Generous: the machine may be shared;
+ * this only turns a deadlock into a failure. */
 #define CHECK_WATCHDOG_S 120
 
 /* Print "  # file:line: cond [detail]" and fail the current check. The
@@ -39,6 +44,14 @@ enum { CHECK_OK = 0, CHECK_FAILED = 1, CHECK_NA = 77 };
 		check_note(0, "" __VA_ARGS__); \
 		return CHECK_FAILED; \
 	} \
+} while (0)
+
+/* Run a helper that returns CHECK_OK or CHECK_FAILED (having printed why);
+ * return its failure from the calling check. */
+#define CHECK_DO(call) do { \
+	int check_r_ = (call); \
+	if (check_r_ != CHECK_OK) \
+		return check_r_; \
 } while (0)
 
 #define NOT_APPLICABLE(why) do { \
@@ -65,6 +78,24 @@ struct check_s {
 	check_fn_t fn;
 };
 #define CHECK_ENTRY(f) { #f, f }
+
+/* Bytes of a value of a bm_ctl type as README's names table spells it
+ * ("bool", "unsigned", "long", "size_t", "uint64_t", "const char *"); 0 for
+ * any other. */
+static inline size_t check_ctl_type_size(const char *type)
+{
+	if (strcmp(type, "bool") == 0)
+		return sizeof(bool);
+	if (strcmp(type, "unsigned") == 0)
+		return sizeof(unsigned);
+	if (strcmp(type, "long") == 0)
+		return sizeof(long);
+	if (strcmp(type, "size_t") == 0 || strcmp(type, "uint64_t") == 0)
+		return 8;
+	if (strcmp(type, "const char *") == 0)
+		return sizeof(const char *);
+	return 0;
+}
 
 /* 1 when the runner preloaded basemalloc (BM_TEST_PRELOAD=1). */
 static inline int check_expect_preload(void)
@@ -235,10 +266,13 @@ static inline int check_main(const struct check_s *checks, size_t n, int argc,
     char **argv)
 {
 	int failed = 0;
+	const char *w = getenv("BM_CHECK_WATCHDOG");
+	unsigned watchdog = w != NULL && atoi(w) > 0 ? (unsigned)atoi(w) :
+	    CHECK_WATCHDOG_S;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < n; i++)
 		if (check_selected(checks[i].name, argc, argv))
-			failed += check_run_one(&checks[i], CHECK_WATCHDOG_S);
+			failed += check_run_one(&checks[i], watchdog);
 	return failed != 0;
 }
 

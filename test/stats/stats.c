@@ -104,21 +104,6 @@ static unsigned my_arena(void)
 /* ---------------------------------------------------------------------- */
 /* Names */
 
-static size_t type_size(const char *type)
-{
-	if (strcmp(type, "bool") == 0)
-		return sizeof(bool);
-	if (strcmp(type, "unsigned") == 0)
-		return sizeof(unsigned);
-	if (strcmp(type, "long") == 0)
-		return sizeof(long);
-	if (strcmp(type, "size_t") == 0 || strcmp(type, "uint64_t") == 0)
-		return 8;
-	if (strcmp(type, "const char *") == 0)
-		return sizeof(const char *);
-	return 0;
-}
-
 /* Replace each '#' of a pattern with 0. */
 static void name_instance(const char *pat, char *out, size_t cap)
 {
@@ -157,8 +142,8 @@ static int check_one_name(const char *pat, const char *type)
 		    "%s needs %zu bytes", name, len);
 		return CHECK_OK;
 	}
-	CHECK(len == type_size(type), "%s: length %zu, documented %s", name,
-	    len, type);
+	CHECK(len == check_ctl_type_size(type), "%s: length %zu, documented %s",
+	    name, len, type);
 	memset(buf, 0xa5, sizeof(buf));
 	err = ctl(name, buf, &len, NULL, 0);
 	CHECK(err == 0, "reading %s = %d", name, err);

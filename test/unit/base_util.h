@@ -2,14 +2,15 @@
  * base_util.h: helpers shared by the base tests. Block tracking from the
  * outside (a new block serves the allocation that created it, right after
  * its header, so its start is that pointer rounded down to HUGEPAGE), the
- * stats invariants, /proc/self/maps and /proc/self/smaps readers, a
+ * stats invariants (CHECK_STATS, inside a check), /proc/self/maps and
+ * /proc/self/smaps readers, a
  * recording hook table that forwards to the default one, and an address
  * pattern for overlap detection.
  */
 #ifndef BM_TEST_BASE_UTIL_H
 #define BM_TEST_BASE_UTIL_H
 
-#include "test.h"
+#include "check.h"
 #include "base.h"
 #include "conf.h"
 #include "mutex.h"
@@ -93,7 +94,7 @@ static inline bool stats_consistent(base_t *b, char *why, size_t cap) {
 
 #define CHECK_STATS(b) do { \
 	char why_[256] = ""; \
-	CHECKF(stats_consistent((b), why_, sizeof(why_)), "%s", why_); \
+	CHECK(stats_consistent((b), why_, sizeof(why_)), "%s", why_); \
 } while (0)
 
 /* Read a /proc file into one static buffer (NUL-terminated; the previous
@@ -231,7 +232,7 @@ static inline int rec_cmp(const void *a, const void *b) {
 
 /* Check n records (NULL p = skipped): each still holds its pattern, and no
  * two overlap (sorts recs by address). */
-static inline void records_verify(rec_t *recs, size_t n) {
+static inline int records_verify(rec_t *recs, size_t n) {
 	size_t bad_pattern = 0, overlaps = 0;
 	for (size_t i = 0; i < n; i++)
 		bad_pattern += recs[i].p != NULL &&
@@ -240,8 +241,9 @@ static inline void records_verify(rec_t *recs, size_t n) {
 	for (size_t i = 1; i < n; i++)
 		overlaps += recs[i - 1].p != NULL &&
 		    recs[i - 1].p + recs[i - 1].size > recs[i].p;
-	CHECKF(bad_pattern == 0, "%zu allocations overwritten", bad_pattern);
-	CHECKF(overlaps == 0, "%zu overlapping pairs", overlaps);
+	CHECK(bad_pattern == 0, "%zu allocations overwritten", bad_pattern);
+	CHECK(overlaps == 0, "%zu overlapping pairs", overlaps);
+	return CHECK_OK;
 }
 
 static inline void boot_modules(void) {

@@ -7,10 +7,10 @@
  */
 #include "base_util.h"
 
-static void test_alignments(void) {
-	test_begin("base: every power-of-two alignment 1..64 KiB, zeroed memory");
+/* base: every power-of-two alignment 1..64 KiB, zeroed memory */
+static int test_alignments(void) {
 	base_t *b = base_new(1, NULL);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	CHECK(base_ind_get(b) == 1 && base_hooks_get(b) == &hooks_default);
 	CHECK(((uintptr_t)b & (CACHELINE - 1)) == 0);
 	CHECK_STATS(b);
@@ -18,38 +18,39 @@ static void test_alignments(void) {
 	for (size_t align = 1; align <= 65536; align <<= 1) {
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			unsigned char *p = base_alloc(b, sizes[i], align);
-			CHECKF(p != NULL && (uintptr_t)p % align == 0 &&
+			CHECK(p != NULL && (uintptr_t)p % align == 0 &&
 			    (uintptr_t)p % QUANTUM == 0, "size %zu align %zu -> %p",
 			    sizes[i], align, (void *)p);
 			if (p == NULL)
 				continue;
 			size_t usize = ALIGN_UP(sizes[i], MAX(align, QUANTUM));
-			CHECKF(nonzero_bytes(p, usize) == 0,
+			CHECK(nonzero_bytes(p, usize) == 0,
 			    "size %zu align %zu: not zero", sizes[i], align);
 			pattern_fill(p, usize);
 			CHECK_STATS(b);
 		}
 	}
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
 /* A request mix: mostly small and quantum-aligned, some large alignments. */
-static void random_request(unsigned long long *s, size_t *size, size_t *align) {
-	unsigned r = (unsigned)(test_rand(s) % 100);
+static void random_request(uint64_t *s, size_t *size, size_t *align) {
+	unsigned r = (unsigned)(check_rand(s) % 100);
 	size_t cap = r < 80 ? 64 : r < 98 ? 1024 : 8192;
-	*size = 1 + (size_t)(test_rand(s) % cap);
-	r = (unsigned)(test_rand(s) % 100);
-	unsigned lg = r < 85 ? (unsigned)(test_rand(s) % 5) :
-	    r < 99 ? 5 + (unsigned)(test_rand(s) % 6) :
-	    11 + (unsigned)(test_rand(s) % 6);
+	*size = 1 + (size_t)(check_rand(s) % cap);
+	r = (unsigned)(check_rand(s) % 100);
+	unsigned lg = r < 85 ? (unsigned)(check_rand(s) % 5) :
+	    r < 99 ? 5 + (unsigned)(check_rand(s) % 6) :
+	    11 + (unsigned)(check_rand(s) % 6);
 	*align = (size_t)1 << lg;
 }
 
 /* n random allocations from b into recs, each checked as it arrives
- * (alignment, zeroed) and followed by a stats check; returns bytes asked. */
-static size_t random_fill(base_t *b, rec_t *recs, size_t n) {
-	unsigned long long seed = 0x5eed1234abcdULL;
+ * (alignment, zeroed) and followed by a stats check; *sum gets the bytes
+ * asked. */
+static int random_fill(base_t *b, rec_t *recs, size_t n, size_t *sum_out) {
+	uint64_t seed = 0x5eed1234abcdULL;
 	size_t bad_align = 0, bad_zero = 0, bad_stats = 0, fails = 0, sum = 0;
 	char why[256] = "";
 	for (size_t i = 0; i < n; i++) {
@@ -68,30 +69,32 @@ static size_t random_fill(base_t *b, rec_t *recs, size_t n) {
 		if (!stats_consistent(b, bad_stats ? NULL : why, sizeof(why)))
 			bad_stats++;
 	}
-	CHECKF(fails == 0, "%zu allocations failed", fails);
-	CHECKF(bad_align == 0, "%zu misaligned", bad_align);
-	CHECKF(bad_zero == 0, "%zu not zeroed", bad_zero);
-	CHECKF(bad_stats == 0, "%zu steps broke the stats: %s", bad_stats, why);
-	return sum;
+	CHECK(fails == 0, "%zu allocations failed", fails);
+	CHECK(bad_align == 0, "%zu misaligned", bad_align);
+	CHECK(bad_zero == 0, "%zu not zeroed", bad_zero);
+	CHECK(bad_stats == 0, "%zu steps broke the stats: %s", bad_stats, why);
+	*sum_out = sum;
+	return CHECK_OK;
 }
 
-static void test_random(void) {
+/* base: 1,000,000 random (size, alignment) never overlap */
+static int test_random(void) {
 	enum { N = 1000000 };
-	test_begin("base: 1,000,000 random (size, alignment) never overlap");
 	base_t *b = base_new(2, NULL);
 	rec_t *recs = calloc(N, sizeof(*recs));
-	REQUIRE(b != NULL && recs != NULL);
-	size_t sum = random_fill(b, recs, N);
-	records_verify(recs, N);
+	CHECK(b != NULL && recs != NULL);
+	size_t sum = 0;
+	CHECK_DO(random_fill(b, recs, N, &sum));
+	CHECK_DO(records_verify(recs, N));
 	base_stats_t st;
 	base_stats_get(b, &st);
 	CHECK(st.allocated >= sum);
-	printf("    info: %zu bytes requested, allocated %zu, resident %zu, "
+	printf("  # %zu bytes requested, allocated %zu, resident %zu, "
 	    "mapped %zu in %zu blocks\n", sum, st.allocated, st.resident,
 	    st.mapped, st.blocks);
 	free(recs);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
 /* Force a new block: nothing smaller than the newest block's size fits. */
@@ -101,16 +104,12 @@ static void *force_block(base_t *b) {
 	return base_alloc(b, newest, QUANTUM);
 }
 
-static void test_cascade(void) {
-	test_begin("base: blocks HUGEPAGE-aligned, HUGEPAGE multiples, cascading");
+/* base: blocks HUGEPAGE-aligned, HUGEPAGE multiples, cascading */
+static int test_cascade(void) {
 	rec_hooks_t r;
 	rec_hooks_init(&r);
 	base_t *b = base_new(3, &r.h);
 	CHECK(b != NULL && r.n == 1);
-	if (b == NULL) {
-		test_end();
-		return;
-	}
 	tracker_t t;
 	tracker_init(&t, b);
 	for (int i = 0; i < 12; i++) {
@@ -134,42 +133,42 @@ static void test_cascade(void) {
 			bad += r.blk[i].size < step;
 		}
 	}
-	CHECKF(bad == 0, "%zu block properties wrong", bad);
+	CHECK(bad == 0, "%zu block properties wrong", bad);
 	CHECK(r.blk[0].size == HUGEPAGE);
 	CHECK(r.depth_bad == 0);
 	CHECK_STATS(b);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_one_gib(void) {
-	test_begin("base: 1 GiB of metadata fits in at most 24 blocks");
+/* base: 1 GiB of metadata fits in at most 24 blocks */
+static int test_one_gib(void) {
 	base_t *b = base_new(4, NULL);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	size_t fails = 0;
 	for (size_t done = 0; done < ((size_t)1 << 30); done += 1024)
 		fails += base_alloc(b, 1024, QUANTUM) == NULL;
 	base_stats_t st;
 	base_stats_get(b, &st);
 	CHECK(fails == 0);
-	CHECKF(st.blocks <= 24, "%zu blocks", st.blocks);
+	CHECK(st.blocks <= 24, "%zu blocks", st.blocks);
 	CHECK(st.allocated >= ((size_t)1 << 30));
 	size_t sizes[TRACK_MAX];
 	size_t n = base_block_sizes(b, sizes, TRACK_MAX), bad = 0;
 	for (size_t i = 1; i < n; i++)
 		bad += sizes[i - 1] < sizes[i];  /* newest first */
-	CHECKF(bad == 0, "%zu blocks smaller than an older one", bad);
+	CHECK(bad == 0, "%zu blocks smaller than an older one", bad);
 	CHECK_STATS(b);
-	printf("    info: 1 GiB in %zu blocks, mapped %zu MiB, newest %zu MiB\n",
+	printf("  # 1 GiB in %zu blocks, mapped %zu MiB, newest %zu MiB\n",
 	    st.blocks, st.mapped >> 20, sizes[0] >> 20);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_older_tail(void) {
-	test_begin("base: after a block change, small requests use an older tail");
+/* base: after a block change, small requests use an older tail */
+static int test_older_tail(void) {
 	base_t *b = base_new(5, NULL);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	tracker_t t;
 	tracker_init(&t, b);
 	const size_t MiB = (size_t)1 << 20;
@@ -184,7 +183,7 @@ static void test_older_tail(void) {
 	/* best fit: block 0's smaller tail */
 	p = base_alloc(b, 64, QUANTUM);
 	tracker_note(&t, p);
-	CHECKF(t.n == 2 && tracker_contains(&t, 0, p, 64),
+	CHECK(t.n == 2 && tracker_contains(&t, 0, p, 64),
 	    "small request at %p not in block 0", p);
 	/* only block 1's tail fits; 0.75 MiB stay there */
 	p = base_alloc(b, 2 * MiB, QUANTUM);
@@ -203,15 +202,15 @@ static void test_older_tail(void) {
 	for (size_t i = 0; i < t.n; i++)
 		bad += maps_covered(t.blk[i].addr, t.blk[i].addr + t.blk[i].size) !=
 		    t.blk[i].size;
-	CHECKF(bad == 0, "%zu tracked blocks not mapped", bad);
+	CHECK(bad == 0, "%zu tracked blocks not mapped", bad);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_same_class(void) {
-	test_begin("base: best fit among tails of one size class");
+/* base: best fit among tails of one size class */
+static int test_same_class(void) {
 	base_t *b = base_new(9, NULL);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	const size_t KiB = 1024, MiB = KiB * KiB;
 	tracker_t t;
 	tracker_init(&t, b);
@@ -225,20 +224,20 @@ static void test_same_class(void) {
 	/* Both tails hold 64 bytes; the smaller one (block 0) must win. */
 	p = base_alloc(b, 64, QUANTUM);
 	tracker_note(&t, p);
-	CHECKF(t.n == 2 && tracker_contains(&t, 0, p, 64), "64 B at %p", p);
+	CHECK(t.n == 2 && tracker_contains(&t, 0, p, 64), "64 B at %p", p);
 	/* Only the larger one holds 1120 KiB. */
 	p = base_alloc(b, 1120 * KiB, QUANTUM);
 	tracker_note(&t, p);
 	CHECK(t.n == 2 && tracker_contains(&t, 1, p, 1));
 	CHECK_STATS(b);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_odd_requests(void) {
-	test_begin("base: odd requests (0 bytes, huge, bad alignment, > HUGEPAGE)");
+/* base: odd requests (0 bytes, huge, bad alignment, > HUGEPAGE) */
+static int test_odd_requests(void) {
 	base_t *b = base_new(6, NULL);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	void *a = base_alloc(b, 0, 0), *c = base_alloc(b, 0, 1);
 	CHECK(a != NULL && c != NULL && a != c);
 	CHECK(base_alloc(b, SIZE_MAX, QUANTUM) == NULL);
@@ -248,20 +247,20 @@ static void test_odd_requests(void) {
 	CHECK_STATS(b);
 	for (size_t align = 2 * HUGEPAGE; align <= 4 * HUGEPAGE; align *= 2) {
 		unsigned char *p = base_alloc(b, 100, align);
-		CHECKF(p != NULL && (uintptr_t)p % align == 0, "align %zu -> %p",
+		CHECK(p != NULL && (uintptr_t)p % align == 0, "align %zu -> %p",
 		    align, (void *)p);
 		CHECK(p != NULL && nonzero_bytes(p, 100) == 0);
 	}
 	CHECK_STATS(b);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_totals(void) {
-	test_begin("base: base_total_mapped sums live bases; b0");
+/* base: base_total_mapped sums live bases; b0 */
+static int test_totals(void) {
 	size_t before = base_total_mapped();
 	base_t *x = base_new(7, NULL), *y = base_new(8, NULL);
-	REQUIRE(x != NULL && y != NULL);
+	CHECK(x != NULL && y != NULL);
 	force_block(y);
 	base_stats_t sx, sy;
 	base_stats_get(x, &sx);
@@ -278,11 +277,11 @@ static void test_totals(void) {
 	CHECK(base_ind_get(b0) == 0 && base_hooks_get(b0) == &hooks_default);
 	CHECK(base_alloc(b0, 100, 64) != NULL);
 	CHECK_STATS(b0);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_delete(void) {
-	test_begin("base: base_delete leaves no block in /proc/self/maps");
+/* base: base_delete leaves no block in /proc/self/maps */
+static int test_delete(void) {
 	tracker_t t[3];
 	for (int k = 0; k < 3; k++) {
 		base_t *b = base_new(10 + (unsigned)k, NULL);
@@ -298,7 +297,7 @@ static void test_delete(void) {
 			bad += maps_covered(t[k].blk[i].addr, t[k].blk[i].addr +
 			    t[k].blk[i].size) != t[k].blk[i].size;
 	}
-	CHECKF(bad == 0, "%zu blocks not mapped before delete", bad);
+	CHECK(bad == 0, "%zu blocks not mapped before delete", bad);
 	bad = 0;
 	for (int k = 0; k < 3; k++) {
 		if (t[k].base != NULL)
@@ -307,20 +306,24 @@ static void test_delete(void) {
 			bad += maps_covered(t[k].blk[i].addr, t[k].blk[i].addr +
 			    t[k].blk[i].size) != 0;
 	}
-	CHECKF(bad == 0, "%zu blocks still mapped after delete", bad);
-	test_end();
+	CHECK(bad == 0, "%zu blocks still mapped after delete", bad);
+	return CHECK_OK;
 }
 
-int main(void) {
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_alignments),
+	CHECK_ENTRY(test_random),
+	CHECK_ENTRY(test_cascade),
+	CHECK_ENTRY(test_one_gib),
+	CHECK_ENTRY(test_older_tail),
+	CHECK_ENTRY(test_same_class),
+	CHECK_ENTRY(test_odd_requests),
+	CHECK_ENTRY(test_totals),
+	CHECK_ENTRY(test_delete),
+};
+
+int main(int argc, char **argv) {
 	boot_modules();
-	test_alignments();
-	test_random();
-	test_cascade();
-	test_one_gib();
-	test_older_tail();
-	test_same_class();
-	test_odd_requests();
-	test_totals();
-	test_delete();
-	return test_finish();
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

@@ -64,7 +64,7 @@ static int cas_purge_lazy(bm_extent_hooks_t *h, void *a, size_t s, size_t o,
 
 /* Delete a 3-block base whose first `fail` cascade steps fail; every step
  * after the first success must not be called. */
-static void run_cascade(int fail, bool null_members) {
+static int run_cascade(int fail, bool null_members) {
 	cascade_t c;
 	memset(&c, 0, sizeof(c));
 	c.h.alloc = cas_alloc;
@@ -78,8 +78,6 @@ static void run_cascade(int fail, bool null_members) {
 		c.result[op] = op < fail ? 1 : 0;
 	base_t *b = base_new(40, &c.h);
 	CHECK(b != NULL);
-	if (b == NULL)
-		return;
 	base_alloc(b, HUGEPAGE, QUANTUM);
 	base_alloc(b, 2 * HUGEPAGE, QUANTUM);
 	CHECK(c.n == 3);
@@ -89,20 +87,21 @@ static void run_cascade(int fail, bool null_members) {
 		unsigned want = null_members || op > fail ? 0 : (unsigned)c.n;
 		bad += c.calls[op] != want;
 	}
-	CHECKF(bad == 0, "fail %d null %d: calls %u %u %u %u", fail,
+	CHECK(bad == 0, "fail %d null %d: calls %u %u %u %u", fail,
 	    null_members, c.calls[0], c.calls[1], c.calls[2], c.calls[3]);
 	CHECK(c.depth_bad == 0 && hooks_reentrancy() == 0);
 	for (size_t i = 0; i < c.n; i++)
 		os_unmap((void *)c.blk[i].addr, c.blk[i].size);
+	return CHECK_OK;
 }
 
-static void test_cascade(void) {
-	test_begin("base hooks: the unmap cascade stops at the first success");
+/* base hooks: the unmap cascade stops at the first success */
+static int test_cascade(void) {
 	for (int fail = 0; fail < OP_N; fail++)
-		run_cascade(fail, false);
-	run_cascade(OP_N, false);     /* nothing works: all four, once each */
-	run_cascade(0, true);         /* no members at all: nothing to call */
-	test_end();
+		CHECK_DO(run_cascade(fail, false));
+	CHECK_DO(run_cascade(OP_N, false)); /* nothing works: all four, once */
+	CHECK_DO(run_cascade(0, true));     /* no members: nothing to call */
+	return CHECK_OK;
 }
 
 /* A hook serving HUGEPAGE-aligned pieces of one caller-owned region. */
@@ -147,11 +146,11 @@ static void region_init(region_t *r, void *mem, size_t size, bool zeroed) {
 	r->zeroed = zeroed;
 }
 
-static void test_region(void) {
-	test_begin("base hooks: memory from the caller's region, no mmap by base");
+/* base hooks: memory from the caller's region, no mmap by base */
+static int test_region(void) {
 	size_t rsize = (size_t)64 << 20;
 	void *mem = os_map_aligned(rsize, HUGEPAGE);
-	REQUIRE(mem != NULL);
+	CHECK(mem != NULL);
 	region_t r;
 	region_init(&r, mem, rsize, true);
 	opt_metadata_thp = METADATA_THP_ALWAYS;
@@ -175,7 +174,7 @@ static void test_region(void) {
 	}
 	os_stats_get(&after);
 	CHECK(r.dallocs == r.allocs && r.bad_dalloc == 0);
-	CHECKF(after.n_mmap == before.n_mmap && after.n_munmap == before.n_munmap,
+	CHECK(after.n_mmap == before.n_mmap && after.n_munmap == before.n_munmap,
 	    "mmap %llu -> %llu, munmap %llu -> %llu",
 	    (unsigned long long)before.n_mmap, (unsigned long long)after.n_mmap,
 	    (unsigned long long)before.n_munmap,
@@ -183,14 +182,14 @@ static void test_region(void) {
 	CHECK(after.n_madvise == before.n_madvise);
 	opt_metadata_thp = METADATA_THP_AUTO;
 	os_unmap(mem, rsize);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_unzeroed(void) {
-	test_begin("base hooks: memory a hook returns dirty is zeroed");
+/* base hooks: memory a hook returns dirty is zeroed */
+static int test_unzeroed(void) {
 	size_t rsize = (size_t)32 << 20;
 	unsigned char *mem = os_map_aligned(rsize, HUGEPAGE);
-	REQUIRE(mem != NULL);
+	CHECK(mem != NULL);
 	memset(mem, 0xa5, rsize);
 	region_t r;
 	region_init(&r, mem, rsize, false);
@@ -204,14 +203,14 @@ static void test_unzeroed(void) {
 		if (p != NULL)
 			memset(p, 0xa5, size);
 	}
-	CHECKF(dirty == 0, "%zu allocations not zeroed", dirty);
+	CHECK(dirty == 0, "%zu allocations not zeroed", dirty);
 	CHECK(r.allocs >= 2);
 	if (b != NULL) {
 		CHECK_STATS(b);
 		base_delete(b);
 	}
 	os_unmap(mem, rsize);
-	test_end();
+	return CHECK_OK;
 }
 
 static void *fail_alloc(bm_extent_hooks_t *h, void *new_addr, size_t size,
@@ -221,8 +220,8 @@ static void *fail_alloc(bm_extent_hooks_t *h, void *new_addr, size_t size,
 	return NULL;
 }
 
-static void test_failures(void) {
-	test_begin("base hooks: failing or misaligned alloc hooks fail cleanly");
+/* base hooks: failing or misaligned alloc hooks fail cleanly */
+static int test_failures(void) {
 	bm_extent_hooks_t none = { .alloc = fail_alloc };
 	CHECK(base_new(43, &none) == NULL);
 	bm_extent_hooks_t empty;
@@ -251,7 +250,7 @@ static void test_failures(void) {
 	CHECK(base_new(45, &r.h) == NULL);
 	CHECK(r.allocs >= 1 && r.dallocs == r.allocs && r.bad_dalloc == 0);
 	os_unmap(mem, rsize);
-	test_end();
+	return CHECK_OK;
 }
 
 /* An alloc hook that itself allocates from the base being grown. */
@@ -272,14 +271,14 @@ static void *nest_alloc(bm_extent_hooks_t *h, void *new_addr, size_t size,
 	    zero, commit, ind);
 }
 
-static void test_nested(void) {
-	test_begin("base hooks: a hook may allocate from the same base");
+/* base hooks: a hook may allocate from the same base */
+static int test_nested(void) {
 	nested_t n;
 	memset(&n, 0, sizeof(n));
 	n.h.alloc = nest_alloc;
 	n.h.dalloc = hooks_default.dalloc;
 	base_t *b = base_new(46, &n.h);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	n.base = b;
 	void *p = base_alloc(b, 3 * HUGEPAGE, QUANTUM);
 	CHECK(p != NULL && n.inner != NULL && n.calls == 2);
@@ -287,15 +286,19 @@ static void test_nested(void) {
 	    (uintptr_t)p + 3 * HUGEPAGE <= (uintptr_t)n.inner);
 	CHECK_STATS(b);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_cascade),
+	CHECK_ENTRY(test_region),
+	CHECK_ENTRY(test_unzeroed),
+	CHECK_ENTRY(test_failures),
+	CHECK_ENTRY(test_nested),
+};
+
+int main(int argc, char **argv) {
 	boot_modules();
-	test_cascade();
-	test_region();
-	test_unzeroed();
-	test_failures();
-	test_nested();
-	return test_finish();
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

@@ -14,7 +14,7 @@ enum { NTHREADS = 4, PER_THREAD = 150000 };
 
 typedef struct {
 	base_t *base;
-	unsigned long long seed;
+	uint64_t seed;
 	rec_t *recs;
 	size_t fails, not_zero, bad_align, bad_stats;
 } worker_t;
@@ -25,8 +25,8 @@ static void *worker(void *arg) {
 	worker_t *w = arg;
 	pthread_barrier_wait(&start_line);
 	for (size_t i = 0; i < PER_THREAD; i++) {
-		size_t size = 1 + (size_t)(test_rand(&w->seed) % 300);
-		size_t align = (size_t)1 << (test_rand(&w->seed) % 9);
+		size_t size = 1 + (size_t)(check_rand(&w->seed) % 300);
+		size_t align = (size_t)1 << (check_rand(&w->seed) % 9);
 		unsigned char *p = base_alloc(w->base, size, align);
 		if (p == NULL) {
 			w->fails++;
@@ -54,11 +54,11 @@ static void *yield_alloc(bm_extent_hooks_t *h, void *new_addr, size_t size,
 
 static bm_extent_hooks_t yield_hooks;
 
-static void run(bm_extent_hooks_t *hooks, const char *title) {
-	test_begin(title);
+/* Four threads allocate from one base on hooks (NULL = default). */
+static int run(bm_extent_hooks_t *hooks) {
 	base_t *b = base_new(50, hooks);
 	rec_t *all = calloc((size_t)NTHREADS * PER_THREAD, sizeof(rec_t));
-	REQUIRE(b != NULL && all != NULL);
+	CHECK(b != NULL && all != NULL);
 	worker_t w[NTHREADS];
 	pthread_t t[NTHREADS];
 	pthread_barrier_init(&start_line, NULL, NTHREADS);
@@ -77,27 +77,41 @@ static void run(bm_extent_hooks_t *hooks, const char *title) {
 	}
 	pthread_barrier_destroy(&start_line);
 	CHECK(fails == 0);
-	CHECKF(not_zero == 0, "%zu allocations not zeroed", not_zero);
-	CHECKF(bad_align == 0, "%zu misaligned", bad_align);
-	CHECKF(bad_stats == 0, "%zu inconsistent snapshots", bad_stats);
+	CHECK(not_zero == 0, "%zu allocations not zeroed", not_zero);
+	CHECK(bad_align == 0, "%zu misaligned", bad_align);
+	CHECK(bad_stats == 0, "%zu inconsistent snapshots", bad_stats);
 	size_t n = (size_t)NTHREADS * PER_THREAD;
 	for (size_t i = 0; i < n; i++)
 		sum += all[i].size;
-	records_verify(all, n);
+	CHECK_DO(records_verify(all, n));
 	base_stats_t st;
 	base_stats_get(b, &st);
 	CHECK(st.allocated >= sum);
 	CHECK_STATS(b);
 	free(all);
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
+/* base mt: 4 threads on one base, default hooks */
+static int test_default_hooks(void) {
+	return run(NULL);
+}
+
+/* base mt: 4 threads on one base, yielding user hook */
+static int test_yielding_hook(void) {
+	return run(&yield_hooks);
+}
+
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_default_hooks),
+	CHECK_ENTRY(test_yielding_hook),
+};
+
+int main(int argc, char **argv) {
 	boot_modules();
 	yield_hooks = hooks_default;
 	yield_hooks.alloc = yield_alloc;
-	run(NULL, "base mt: 4 threads on one base, default hooks");
-	run(&yield_hooks, "base mt: 4 threads on one base, yielding user hook");
-	return test_finish();
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

@@ -25,18 +25,19 @@ static size_t hg_bytes(const tracker_t *t, size_t *unmapped) {
 }
 
 /* Check one base state: want_all -> every block hg, else none. */
-static void check_thp(tracker_t *t, bool want_all, const char *what) {
+static int check_thp(tracker_t *t, bool want_all, const char *what) {
 	size_t unmapped, mapped = 0;
 	size_t hg = hg_bytes(t, &unmapped);
 	for (size_t i = 0; i < t->n; i++)
 		mapped += t->blk[i].size;
 	base_stats_t st;
 	base_stats_get(t->base, &st);
-	CHECKF(unmapped == 0, "%s: %zu blocks missing from smaps", what, unmapped);
-	CHECKF(hg == (want_all ? mapped : 0), "%s, %zu blocks: %zu of %zu bytes hg",
+	CHECK(unmapped == 0, "%s: %zu blocks missing from smaps", what, unmapped);
+	CHECK(hg == (want_all ? mapped : 0), "%s, %zu blocks: %zu of %zu bytes hg",
 	    what, t->n, hg, mapped);
-	CHECKF(st.n_thp == hg, "%s: n_thp %zu, smaps says %zu", what, st.n_thp, hg);
+	CHECK(st.n_thp == hg, "%s: n_thp %zu, smaps says %zu", what, st.n_thp, hg);
 	CHECK_STATS(t->base);
+	return CHECK_OK;
 }
 
 static void grow(tracker_t *t) {
@@ -49,20 +50,19 @@ static bool advice_matters(void) {
 	return os_thp_mode() == OS_THP_MADVISE;
 }
 
-static void test_setting(metadata_thp_t setting, const char *name) {
-	char title[128];
-	snprintf(title, sizeof(title), "base thp: metadata_thp:%s, system %s",
-	    name, os_thp_mode_name(os_thp_mode()));
-	test_begin(title);
+/* Grow a base block by block under setting: every block advised or none. */
+static int test_setting(metadata_thp_t setting, const char *name) {
+	printf("  # metadata_thp:%s, system %s\n", name,
+	    os_thp_mode_name(os_thp_mode()));
 	opt_metadata_thp = setting;
 	base_t *b = base_new(20 + setting, NULL);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	tracker_t t;
 	tracker_init(&t, b);
 	for (int nblocks = 1; nblocks <= 4; nblocks++) {
 		bool want = advice_matters() && (setting == METADATA_THP_ALWAYS ||
 		    (setting == METADATA_THP_AUTO && nblocks >= 2));
-		check_thp(&t, want, name);
+		CHECK_DO(check_thp(&t, want, name));
 		grow(&t);
 	}
 	CHECK(t.n == 5 && t.skipped == 0);
@@ -71,51 +71,65 @@ static void test_setting(metadata_thp_t setting, const char *name) {
 	for (size_t i = 0; i < t.n; i++)
 		left += maps_covered(t.blk[i].addr, t.blk[i].addr + t.blk[i].size);
 	CHECK(left == 0);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_b0_auto(void) {
-	char title[128];
-	snprintf(title, sizeof(title), "base thp: b0 under auto switches at its "
-	    "5th block, system %s", os_thp_mode_name(os_thp_mode()));
-	test_begin(title);
+static int test_disabled(void) {
+	return test_setting(METADATA_THP_DISABLED, "disabled");
+}
+
+static int test_always(void) {
+	return test_setting(METADATA_THP_ALWAYS, "always");
+}
+
+static int test_auto(void) {
+	return test_setting(METADATA_THP_AUTO, "auto");
+}
+
+/* base thp: b0 under auto switches at its 5th block */
+static int test_b0_auto(void) {
 	opt_metadata_thp = METADATA_THP_AUTO;
 	CHECK(base_boot() == 0 && base_b0() != NULL);
 	tracker_t t;
 	tracker_init(&t, base_b0());
 	for (int nblocks = 1; nblocks <= 6; nblocks++) {
-		check_thp(&t, advice_matters() && nblocks >= 5, "b0 auto");
+		CHECK_DO(check_thp(&t, advice_matters() && nblocks >= 5,
+		    "b0 auto"));
 		grow(&t);
 	}
 	CHECK(t.n == 7 && t.skipped == 0);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_custom_hooks(void) {
-	test_begin("base thp: a user's hooks are never advised");
+/* base thp: a user's hooks are never advised */
+static int test_custom_hooks(void) {
 	opt_metadata_thp = METADATA_THP_ALWAYS;
 	rec_hooks_t r;
 	rec_hooks_init(&r);
 	base_t *b = base_new(30, &r.h);
-	REQUIRE(b != NULL);
+	CHECK(b != NULL);
 	tracker_t t;
 	tracker_init(&t, b);
 	grow(&t);
 	grow(&t);
-	check_thp(&t, false, "always, user hooks");
+	CHECK_DO(check_thp(&t, false, "always, user hooks"));
 	base_delete(b);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_disabled),
+	CHECK_ENTRY(test_always),
+	CHECK_ENTRY(test_auto),
+	CHECK_ENTRY(test_b0_auto),
+	CHECK_ENTRY(test_custom_hooks),
+};
+
+int main(int argc, char **argv) {
 	boot_modules();
-	printf("    info: system THP mode: %s (advice %s)\n",
+	printf("  # system THP mode: %s (advice %s)\n",
 	    os_thp_mode_name(os_thp_mode()),
 	    advice_matters() ? "applies" : "is not given");
-	test_setting(METADATA_THP_DISABLED, "disabled");
-	test_setting(METADATA_THP_ALWAYS, "always");
-	test_setting(METADATA_THP_AUTO, "auto");
-	test_b0_auto();
-	test_custom_hooks();
-	return test_finish();
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

@@ -3,7 +3,7 @@
  * warning naming it, the default kept), the table iteration, conf_boot from
  * the environment, and that the static defaults equal the table's.
  */
-#include "test.h"
+#include "check.h"
 #include "conf.h"
 
 #include <unistd.h>
@@ -45,7 +45,7 @@ static const char *value_of(const char *name) {
 	return "(missing)";
 }
 
-static void check_defaults(void) {
+static int check_defaults(void) {
 	CHECK(opt_metadata_thp == METADATA_THP_AUTO);
 	CHECK(opt_dirty_decay_ms == 1000);
 	CHECK(opt_dirty_max == (size_t)16 << 20);
@@ -55,35 +55,36 @@ static void check_defaults(void) {
 	CHECK(opt_stats_file[0] == '\0');
 	CHECK(opt_junk == false);
 	CHECK(opt_background_thread == true);
+	return CHECK_OK;
 }
 
-static void test_defaults(void) {
-	test_begin("conf: static defaults equal the table's");
+/* conf: static defaults equal the table's */
+static int test_defaults(void) {
 	char before[16][300];
 	unsigned n = 0;
 	for (; conf_name(n) != NULL && n < 16; n++)
 		conf_value_format(n, before[n], sizeof(before[n]));
 	CHECK(n == 9);
-	check_defaults();
+	CHECK_DO(check_defaults());
 	conf_reset();
-	check_defaults();
+	CHECK_DO(check_defaults());
 	for (unsigned i = 0; i < n; i++)
-		CHECKF(strcmp(before[i], value_of(conf_name(i))) == 0,
+		CHECK(strcmp(before[i], value_of(conf_name(i))) == 0,
 		    "%s: %s then %s", conf_name(i), before[i],
 		    value_of(conf_name(i)));
 	CHECK(strcmp(value_of("metadata_thp"), "auto") == 0);
 	CHECK(strcmp(value_of("dirty_max"), "16777216") == 0);
 	CHECK(conf_name(n) == NULL && conf_name(1000) == NULL);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_good(void) {
-	test_begin("conf: every type parses");
+/* conf: every type parses */
+static int test_good(void) {
 	conf_reset();
 	parse_capture("metadata_thp:always,dirty_decay_ms:-1,dirty_max:3M,"
 	    "abort_on_invalid:false,stats_print:true,stats_opts:J,"
 	    "stats_file:/tmp/x:y.txt,junk:true");
-	CHECKF(warn_text[0] == '\0', "unexpected warning: %s", warn_text);
+	CHECK(warn_text[0] == '\0', "unexpected warning: %s", warn_text);
 	CHECK(conf_warning_count() == 0);
 	CHECK(opt_metadata_thp == METADATA_THP_ALWAYS);
 	CHECK(opt_dirty_decay_ms == -1);
@@ -103,7 +104,7 @@ static void test_good(void) {
 	CHECK(opt_dirty_max == 2048);
 	parse_capture(",,junk:false,");
 	CHECK(!opt_junk && conf_warning_count() == 0);
-	test_end();
+	return CHECK_OK;
 }
 
 struct bad_case {
@@ -111,7 +112,8 @@ struct bad_case {
 	const char *named;   /* text the warning must contain */
 };
 
-static void test_bad(void) {
+/* conf: unknown keys and bad values warn once, keep defaults */
+static int test_bad(void) {
 	static const struct bad_case cases[] = {
 		{ "nosuchkey:1", "nosuchkey" },
 		{ "metadata_thp:sometimes", "sometimes" },
@@ -127,38 +129,37 @@ static void test_bad(void) {
 		{ "junk", "junk" },
 		{ "Junk:true", "Junk" },
 	};
-	test_begin("conf: unknown keys and bad values warn once, keep defaults");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		conf_reset();
 		parse_capture(cases[i].input);
-		CHECKF(conf_warning_count() == 1, "%s: %u warnings",
+		CHECK(conf_warning_count() == 1, "%s: %u warnings",
 		    cases[i].input, conf_warning_count());
-		CHECKF(lines(warn_text) == 1 &&
+		CHECK(lines(warn_text) == 1 &&
 		    strstr(warn_text, cases[i].named) != NULL,
 		    "%s: warning \"%s\"", cases[i].input, warn_text);
-		check_defaults();
+		CHECK_DO(check_defaults());
 	}
 	conf_reset();
 	parse_capture("bogus:1,dirty_max:64K,junk:maybe,metadata_thp:always");
 	CHECK(conf_warning_count() == 2 && lines(warn_text) == 2);
 	CHECK(opt_dirty_max == 65536 && opt_metadata_thp == METADATA_THP_ALWAYS);
 	CHECK(!opt_junk);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_empty(void) {
-	test_begin("conf: an empty string changes nothing");
+/* conf: an empty string changes nothing */
+static int test_empty(void) {
 	conf_reset();
 	parse_capture("");
 	CHECK(conf_warning_count() == 0 && warn_text[0] == '\0');
-	check_defaults();
+	CHECK_DO(check_defaults());
 	conf_parse(NULL, 0);
 	CHECK(conf_warning_count() == 0);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_long_string(void) {
-	test_begin("conf: a string that does not fit is a bad value");
+/* conf: a string that does not fit is a bad value */
+static int test_long_string(void) {
 	char big[400];
 	conf_reset();
 	strcpy(big, "stats_file:");
@@ -171,11 +172,11 @@ static void test_long_string(void) {
 	big[11 + 255] = '\0';  /* 255 chars + NUL fits exactly */
 	parse_capture(big);
 	CHECK(conf_warning_count() == 1 && strlen(opt_stats_file) == 255);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_boot(void) {
-	test_begin("conf: conf_boot reads BASEMALLOC_CONF from environ");
+/* conf: conf_boot reads BASEMALLOC_CONF from environ */
+static int test_boot(void) {
 	conf_reset();
 	setenv("BASEMALLOC_CONF_X", "junk:true", 1);
 	setenv("BASEMALLOC_CONF", "dirty_decay_ms:250,stats_print:true", 1);
@@ -185,16 +186,20 @@ static void test_boot(void) {
 	conf_reset();
 	unsetenv("BASEMALLOC_CONF");
 	conf_boot();
-	check_defaults();
-	test_end();
+	CHECK_DO(check_defaults());
+	return CHECK_OK;
 }
 
-int main(void) {
-	test_defaults();
-	test_good();
-	test_bad();
-	test_empty();
-	test_long_string();
-	test_boot();
-	return test_finish();
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_defaults),
+	CHECK_ENTRY(test_good),
+	CHECK_ENTRY(test_bad),
+	CHECK_ENTRY(test_empty),
+	CHECK_ENTRY(test_long_string),
+	CHECK_ENTRY(test_boot),
+};
+
+int main(int argc, char **argv) {
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

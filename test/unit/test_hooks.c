@@ -3,17 +3,17 @@
  * operations) and the wrappers' handling of a user's table: the reentrancy
  * depth is raised exactly while a user hook runs, and a NULL member fails.
  */
-#include "test.h"
+#include "check.h"
 #include "hooks.h"
 #include "os.h"
 
-static void test_default(void) {
-	test_begin("hooks: default table maps aligned zeroed memory");
+/* hooks: default table maps aligned zeroed memory */
+static int test_default(void) {
 	for (size_t align = PAGE; align <= ((size_t)8 << 20); align <<= 1) {
 		bool zero = false, commit = false;
 		unsigned char *p = hooks_alloc(&hooks_default, 2 * HUGEPAGE, align,
 		    &zero, &commit, 0);
-		CHECKF(p != NULL && (uintptr_t)p % align == 0, "align %zu -> %p",
+		CHECK(p != NULL && (uintptr_t)p % align == 0, "align %zu -> %p",
 		    align, (void *)p);
 		if (p == NULL)
 			continue;
@@ -35,7 +35,7 @@ static void test_default(void) {
 	CHECK(hooks_default.alloc(&hooks_default, (void *)HUGEPAGE, PAGE, PAGE,
 	    &zero, &commit, 0) == NULL);
 	CHECK(hooks_reentrancy() == 0);
-	test_end();
+	return CHECK_OK;
 }
 
 /* A user table whose every member records the depth it ran at. */
@@ -76,8 +76,8 @@ static int probe_range(bm_extent_hooks_t *h, void *addr, size_t size,
 	return offset == 0 && length == size ? 0 : 9;
 }
 
-static void test_user(void) {
-	test_begin("hooks: a user's table runs inside the reentrancy guard");
+/* hooks: a user's table runs inside the reentrancy guard */
+static int test_user(void) {
 	probe_t p = { .h = { .alloc = probe_alloc, .dalloc = probe_dalloc,
 	    .commit = probe_range, .decommit = probe_range,
 	    .purge_lazy = probe_range, .purge_forced = probe_range } };
@@ -90,13 +90,13 @@ static void test_user(void) {
 	CHECK(hooks_purge_lazy(&p.h, NULL, PAGE, 7) == 0);
 	CHECK(hooks_purge_forced(&p.h, NULL, PAGE, 8) == 0);
 	CHECK(p.calls == 6 && p.last_ind == 8);
-	CHECKF(p.depth_bad == 0, "%u calls outside depth 1", p.depth_bad);
+	CHECK(p.depth_bad == 0, "%u calls outside depth 1", p.depth_bad);
 	CHECK(hooks_reentrancy() == 0);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_null_members(void) {
-	test_begin("hooks: a NULL member is a failure");
+/* hooks: a NULL member is a failure */
+static int test_null_members(void) {
 	bm_extent_hooks_t empty;
 	memset(&empty, 0, sizeof(empty));
 	bool zero = true, commit = true;
@@ -107,13 +107,17 @@ static void test_null_members(void) {
 	CHECK(hooks_purge_lazy(&empty, NULL, PAGE, 0) != 0);
 	CHECK(hooks_purge_forced(&empty, NULL, PAGE, 0) != 0);
 	CHECK(hooks_reentrancy() == 0);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_default),
+	CHECK_ENTRY(test_user),
+	CHECK_ENTRY(test_null_members),
+};
+
+int main(int argc, char **argv) {
 	os_boot();
-	test_default();
-	test_user();
-	test_null_members();
-	return test_finish();
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

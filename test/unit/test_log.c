@@ -2,7 +2,7 @@
  * test_log: log_format against snprintf for each supported conversion,
  * truncation, and log_warn's one-line output on fd 2.
  */
-#include "test.h"
+#include "check.h"
 #include "log.h"
 
 #include <limits.h>
@@ -14,12 +14,12 @@
 	char a_[128], b_[128]; \
 	size_t n_ = log_format(a_, sizeof(a_), fmt, __VA_ARGS__); \
 	int m_ = snprintf(b_, sizeof(b_), fmt, __VA_ARGS__); \
-	CHECKF(strcmp(a_, b_) == 0 && n_ == (size_t)m_, \
+	CHECK(strcmp(a_, b_) == 0 && n_ == (size_t)m_, \
 	    "format \"%s\": got \"%s\" (%zu), want \"%s\"", fmt, a_, n_, b_); \
 } while (0)
 
-static void test_conversions(void) {
-	test_begin("log: each conversion matches snprintf");
+/* log: each conversion matches snprintf */
+static int test_conversions(void) {
 	SAME("%s|%s", "abc", "");
 	SAME("%d %d %d", 0, -1, INT_MIN);
 	SAME("%d", INT_MAX);
@@ -35,11 +35,11 @@ static void test_conversions(void) {
 	SAME("%c%c", 'x', '!');
 	SAME("100%% %s", "done");
 	SAME("a%sb%dc", "-", 7);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_truncation(void) {
-	test_begin("log: truncation keeps a NUL and reports the written length");
+/* log: truncation keeps a NUL and reports the written length */
+static int test_truncation(void) {
 	char buf[8];
 	memset(buf, 'z', sizeof(buf));
 	size_t n = log_format(buf, 5, "%s", "hello world");
@@ -53,7 +53,7 @@ static void test_truncation(void) {
 	const char *volatile none = NULL;  /* hidden from format checking */
 	n = log_format(buf, sizeof(buf), "%s", none);
 	CHECK(strcmp(buf, "(null)") == 0);
-	test_end();
+	return CHECK_OK;
 }
 
 /* Run log_warn with fd 2 redirected to a pipe; return what it wrote. */
@@ -72,18 +72,22 @@ static size_t capture_warn(char *out, size_t cap) {
 	return n > 0 ? (size_t)n : 0;
 }
 
-static void test_warn(void) {
-	test_begin("log: log_warn writes one prefixed line to fd 2");
+/* log: log_warn writes one prefixed line to fd 2 */
+static int test_warn(void) {
 	char got[256];
 	capture_warn(got, sizeof(got));
-	CHECKF(strcmp(got, "basemalloc: value 42 of thing\n") == 0, "got \"%s\"",
+	CHECK(strcmp(got, "basemalloc: value 42 of thing\n") == 0, "got \"%s\"",
 	    got);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
-	test_conversions();
-	test_truncation();
-	test_warn();
-	return test_finish();
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_conversions),
+	CHECK_ENTRY(test_truncation),
+	CHECK_ENTRY(test_warn),
+};
+
+int main(int argc, char **argv) {
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

@@ -3,7 +3,7 @@
  * while another thread held a registered lock can take it after
  * mutex_postfork_child; the parent can take it after mutex_postfork_parent.
  */
-#include "test.h"
+#include "check.h"
 #include "mutex.h"
 
 #include <errno.h>
@@ -15,10 +15,8 @@
 static mutex_t m_arena, m_base;
 static atomic_int churn_stop, churn_rounds;
 
-static void test_basic(void) {
-	test_begin("mutex: lock, trylock, held");
-	CHECK(mutex_init(&m_arena, "test-arena", MUTEX_RANK_ARENA) == 0);
-	CHECK(mutex_init(&m_base, "test-base", MUTEX_RANK_BASE) == 0);
+/* mutex: lock, trylock, held (m_arena and m_base are set up by main) */
+static int test_basic(void) {
 	CHECK(!mutex_held(&m_arena));
 	mutex_lock(&m_arena);
 	CHECK(mutex_held(&m_arena));
@@ -30,7 +28,7 @@ static void test_basic(void) {
 	CHECK(mutex_trylock(&m_base) == 0);
 	CHECK(mutex_held(&m_base));
 	mutex_unlock(&m_base);
-	test_end();
+	return CHECK_OK;
 }
 
 /* Takes and releases m_base in a loop until told to stop. */
@@ -60,8 +58,8 @@ static int child_body(void) {
 	return 0;
 }
 
-static void test_fork(void) {
-	test_begin("mutex: fork while another thread cycles the locks");
+/* mutex: fork while another thread cycles the locks */
+static int test_fork(void) {
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, churner, NULL) == 0);
 	while (atomic_load(&churn_rounds) < 100)
@@ -79,13 +77,13 @@ static void test_fork(void) {
 		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			bad++;
 	}
-	CHECKF(bad == 0, "%u of 20 forks went wrong", bad);
+	CHECK(bad == 0, "%u of 20 forks went wrong", bad);
 	atomic_store(&churn_stop, 1);
 	pthread_join(t, NULL);
 	CHECK(!mutex_held(&m_base));
 	CHECK(mutex_trylock(&m_base) == 0);
 	mutex_unlock(&m_base);
-	test_end();
+	return CHECK_OK;
 }
 
 /* In the child: the lock the forking thread held stays held by it. */
@@ -97,8 +95,8 @@ static int child_self_body(void) {
 	return mutex_trylock(&m_base) == 0 ? 0 : 3;
 }
 
-static void test_fork_self_held(void) {
-	test_begin("mutex: a lock held by the forking thread stays with it");
+/* mutex: a lock held by the forking thread stays with it */
+static int test_fork_self_held(void) {
 	mutex_lock(&m_base);
 	mutex_prefork();
 	pid_t pid = fork();
@@ -109,15 +107,15 @@ static void test_fork_self_held(void) {
 	mutex_unlock(&m_base);
 	int status = 0;
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "child status %#x", status);
 	CHECK(mutex_trylock(&m_base) == 0);
 	mutex_unlock(&m_base);
-	test_end();
+	return CHECK_OK;
 }
 
-static void test_destroy(void) {
-	test_begin("mutex: a destroyed lock leaves the fork protocol");
+/* mutex: a destroyed lock leaves the fork protocol */
+static int test_destroy(void) {
 	mutex_t tmp;
 	CHECK(mutex_init(&tmp, "test-tmp", MUTEX_RANK_LEAF) == 0);
 	mutex_destroy(&tmp);
@@ -127,13 +125,20 @@ static void test_destroy(void) {
 	mutex_postfork_parent();
 	CHECK(mutex_trylock(&m_arena) == 0);
 	mutex_unlock(&m_arena);
-	test_end();
+	return CHECK_OK;
 }
 
-int main(void) {
-	test_basic();
-	test_fork();
-	test_fork_self_held();
-	test_destroy();
-	return test_finish();
+static const struct check_s checks[] = {
+	CHECK_ENTRY(test_basic),
+	CHECK_ENTRY(test_fork),
+	CHECK_ENTRY(test_fork_self_held),
+	CHECK_ENTRY(test_destroy),
+};
+
+int main(int argc, char **argv) {
+	if (mutex_init(&m_arena, "test-arena", MUTEX_RANK_ARENA) != 0 ||
+	    mutex_init(&m_base, "test-base", MUTEX_RANK_BASE) != 0)
+		return 1;
+	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
+	    argv);
 }

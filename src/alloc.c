@@ -1,12 +1,12 @@
 /*
- * malloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
+ * alloc: glibc's semantics on basemalloc's arenas. Fast paths: a small
  * malloc pops the current slab of the thread's bin; a free looks the pointer
  * up in the rtree and pushes it on its slab (locally or remotely). Nothing
  * here takes a lock except through the arena's slow paths and bootstrap.
  * Bootstrap runs once, under boot_lock, on the first call from any thread
  * (possibly from ld.so or libc before main); it allocates nothing from us.
  */
-#include "malloc.h"
+#include "alloc.h"
 #include "arena.h"
 #include "base.h"
 #include "bg.h"
@@ -16,7 +16,6 @@
 #include "os.h"
 #include "rtree.h"
 #include "slab.h"
-#include "stats.h"
 #include "sz.h"
 #include "tsd.h"
 
@@ -32,10 +31,13 @@ static int malloc_boot_once(void) {
 	bg_boot();
 	sz_boot();
 	slab_boot();
-	if (os_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
-	    tsd_boot() != 0)
+	if (os_boot() != 0) {
+		log_warn("page size %ld is not supported (built for %zu)",
+		    os_page_size_system(), PAGE);
 		return ENOMEM;
-	stats_boot();
+	}
+	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
+		return ENOMEM;
 	return 0;
 }
 
@@ -140,8 +142,25 @@ static unsigned malloc_small_class(size_t size, size_t alignment) {
 	return SZ_NSMALL;
 }
 
+/* The small-allocation fast path, the one place it is written: a block of
+ * class ind from the current slab of a's bin, or NULL when that slab has
+ * none left (an empty bin's current slab is a placeholder without blocks). */
+BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
+	return slab_alloc(a->bins[ind].cur);
+}
+
+/* The fast path of malloc and calloc: a block for size from the calling
+ * thread's arena when it has one and the size is answered by table; NULL
+ * when the caller must take malloc_slow. */
+BM_INLINE void *malloc_fast(size_t size) {
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX))
+		return malloc_pop(a, sz_size2index(size));
+	return NULL;
+}
+
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->bins[ind].cur);
+	void *p = malloc_pop(a, ind);
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
@@ -160,7 +179,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
-	return arena_malloc_huge(a, PAGE_CEILING(size), alignment, zeroed);
+	return arena_malloc_huge(a, PAGE_CEILING(MAX(size, 1)), alignment, zeroed);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -190,13 +209,9 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 }
 
 void *bm_malloc(size_t size) {
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(size + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return p;
-	}
+	void *p = malloc_fast(size);
+	if (LIKELY(p != NULL))
+		return p;
 	return malloc_slow(size, QUANTUM, false);
 }
 
@@ -204,13 +219,9 @@ void *bm_calloc(size_t n, size_t size) {
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && total <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->bins[sz_lookup[(total + QUANTUM - 1) >>
-		    LG_QUANTUM]].cur);
-		if (LIKELY(p != NULL))
-			return memset(p, 0, total);
-	}
+	void *p = malloc_fast(total);
+	if (LIKELY(p != NULL))
+		return memset(p, 0, total);
 	return malloc_slow(total, QUANTUM, true);
 }
 
@@ -372,6 +383,16 @@ size_t bm_malloc_usable_size(const void *p) {
 		return 0;
 	extent_t *e = malloc_lookup(p, "malloc_usable_size");
 	return e != NULL ? malloc_usable(e) : 0;
+}
+
+/* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */
+#define MALLOPT_MXFAST 1
+#define MALLOPT_MXFAST_MAX 160
+
+int bm_mallopt(int param, int value) {
+	if (param == MALLOPT_MXFAST)
+		return value >= 0 && value <= MALLOPT_MXFAST_MAX;
+	return 1;
 }
 
 int bm_malloc_trim(size_t pad) {

@@ -1,11 +1,11 @@
 /*
- * malloc: the public semantics on top of the arenas: errno and overflow
+ * alloc: the public semantics on top of the arenas: errno and overflow
  * rules, alignment rules, realloc rules, invalid-pointer reports, and the
  * bootstrap on the first call. The bm_* functions it defines are declared in
  * include/basemalloc.h; preload/ forwards the libc names to them.
  */
-#ifndef BM_MALLOC_H
-#define BM_MALLOC_H
+#ifndef BM_ALLOC_H
+#define BM_ALLOC_H
 
 #include "common.h"
 #include "../include/basemalloc.h"
