@@ -293,8 +293,13 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	size_t usize = PAGE_CEILING(size);
 	if (usize == e->size)
 		return p;
-	return extent_huge_resize(&a->pages, e, usize) == 0 ? (void *)e->addr
-	    : NULL;
+	int saved = errno;
+	if (extent_huge_resize(&a->pages, e, usize) == 0)
+		return (void *)e->addr;
+	/* A shrink the kernel refused (too many mappings to cut this one)
+	 * keeps the block as it is, as glibc does. */
+	errno = saved;
+	return usize < e->size ? p : NULL;
 }
 
 void *bm_realloc(void *p, size_t size) {
@@ -358,12 +363,9 @@ void *bm_aligned_alloc(size_t alignment, size_t size) {
 int bm_posix_memalign(void **memptr, size_t alignment, size_t size) {
 	if (alignment < sizeof(void *) || !IS_POW2(alignment))
 		return EINVAL;
-	int saved = errno;
 	void *p = malloc_aligned(alignment, size);
-	if (p == NULL) {
-		errno = saved;
-		return ENOMEM;
-	}
+	if (p == NULL)
+		return ENOMEM;  /* errno is ENOMEM too, as glibc leaves it */
 	*memptr = p;
 	return 0;
 }

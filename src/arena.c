@@ -284,9 +284,13 @@ static void arena_slab_refile(arena_t *a, slab_t *s) {
 	arena_bin_publish(a, ind);
 }
 
+/* The free paths below may call the kernel (unmap, purge, mincore) or map
+ * metadata; free() must leave errno as it was, whatever they meet. */
 void arena_free_local_slow(arena_t *a, slab_t *s) {
+	int saved = errno;
 	arena_slab_refile(a, s);
 	bg_wake();
+	errno = saved;
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
@@ -317,11 +321,13 @@ static void arena_drain_remote(arena_t *a) {
 
 /* Free p into slab s of arena a, whose token the caller holds. */
 static void arena_free_claimed(arena_t *a, slab_t *s, void *p) {
+	int saved = errno;
 	arena_count_remote(s, slab_collect(s));
 	slab_free_local(s, p);
 	if (s->used == 0 || s->state == SLAB_FULL)
 		arena_slab_refile(a, s);
 	arena_drain_remote(a);
+	errno = saved;
 }
 
 void arena_free_remote(slab_t *s, void *p) {
@@ -448,12 +454,14 @@ void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
 
 void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
+	int saved = errno;
 	if (e->kind == EXTENT_LARGE) {
 		extent_run_free(&a->pages, e, true);
 		bg_wake();
 	} else {
 		extent_huge_free(&a->pages, e);
 	}
+	errno = saved;
 }
 
 /* Give back what an exiting thread's arena holds for nothing: collect

@@ -6,8 +6,10 @@
  * allocation (the block's tail) are the only free space in it. Sizes climb
  * one page-size class per new block (rounded up to a HUGEPAGE multiple, or
  * larger when a request needs it), so n blocks cover a geometric amount of
- * metadata. Every block is HUGEPAGE-aligned. The base_t itself is the first
- * allocation of its first block, so the oldest block is unmapped last.
+ * metadata. Every block is HUGEPAGE-aligned, but for one mapped when address
+ * space ran short: just the pages its request needs, page-aligned. The
+ * base_t itself is the first allocation of its first block, so the oldest
+ * block is unmapped last.
  *
  * Reuse: every non-empty tail sits in one of BASE_NCLASSES sorted lists,
  * indexed by the floor size class of its length (four classes per doubling)
@@ -193,11 +195,12 @@ static void base_block_unmap(bm_extent_hooks_t *h, unsigned ind, void *addr,
 		os_nohuge(addr, size);
 }
 
-/* Bytes of block needed to serve usize at alignment after a header. */
-static size_t base_block_need(size_t usize, size_t alignment) {
-	size_t gap = alignment <= HUGEPAGE ?
+/* Bytes of a block (aligned to granule, a multiple of it) needed to serve
+ * usize at alignment after a header. */
+static size_t base_block_need(size_t usize, size_t alignment, size_t granule) {
+	size_t gap = alignment <= granule ?
 	    ALIGN_UP(BASE_HEADER_SIZE, alignment) - BASE_HEADER_SIZE : alignment;
-	return HUGEPAGE_CEILING(BASE_HEADER_SIZE + gap + usize);
+	return ALIGN_UP(BASE_HEADER_SIZE + gap + usize, granule);
 }
 
 /* The cascade's next block size after class *pind_last. */
@@ -207,23 +210,37 @@ static size_t base_block_step(unsigned pind_last) {
 	return sz > BASE_REQUEST_MAX ? 0 : HUGEPAGE_CEILING(sz);
 }
 
+/* One attempt at a block of size bytes aligned to align. */
+static void *base_block_try(bm_extent_hooks_t *h, unsigned ind, size_t size,
+    size_t align, bool *zero, bool *commit) {
+	*zero = *commit = true;
+	return hooks_alloc(h, size, align, zero, commit, ind);
+}
+
 /* Map a block able to serve usize at alignment, its size the larger of the
  * cascade's next step and the need; falls back to the need alone if the step
- * cannot be mapped. No lock held. NULL on failure. */
+ * cannot be mapped, and then, when address space is short (ENOMEM: a
+ * HUGEPAGE block, or the over-mapping that aligns one, does not fit), to
+ * just the pages the need takes, page-aligned. No lock held. NULL on
+ * failure. */
 static base_block_t *base_block_map(bm_extent_hooks_t *h, unsigned ind,
     unsigned pind_last, size_t usize, size_t alignment) {
-	size_t need = base_block_need(usize, alignment);
-	size_t size = MAX(need, base_block_step(pind_last));
-	bool zero = true, commit = true;
-	void *addr = hooks_alloc(h, size, HUGEPAGE, &zero, &commit, ind);
+	size_t need = base_block_need(usize, alignment, HUGEPAGE);
+	size_t size = MAX(need, base_block_step(pind_last)), align = HUGEPAGE;
+	bool zero, commit;
+	void *addr = base_block_try(h, ind, size, align, &zero, &commit);
 	if (addr == NULL && size > need) {
 		size = need;
-		zero = commit = true;
-		addr = hooks_alloc(h, size, HUGEPAGE, &zero, &commit, ind);
+		addr = base_block_try(h, ind, size, align, &zero, &commit);
+	}
+	if (addr == NULL && errno == ENOMEM) {
+		align = PAGE;
+		size = base_block_need(usize, alignment, align);
+		addr = base_block_try(h, ind, size, align, &zero, &commit);
 	}
 	if (addr == NULL)
 		return NULL;
-	if (((uintptr_t)addr & (HUGEPAGE - 1)) != 0 ||
+	if (((uintptr_t)addr & (align - 1)) != 0 ||
 	    (!commit && hooks_commit(h, addr, size, ind) != 0)) {
 		base_block_unmap(h, ind, addr, size, false);
 		return NULL;
@@ -256,7 +273,8 @@ static void base_block_link_locked(base_t *base, base_block_t *b) {
 
 /* Debug builds: the base's figures agree with its blocks (mutex held).
  * The blocks' sizes add up to mapped and their count to blocks; each is
- * HUGEPAGE-aligned with its tail inside it, ending at its end; every listed
+ * page-aligned (HUGEPAGE-aligned but when address space was short) with
+ * its tail inside it, ending at its end; every listed
  * tail is non-empty and in the list of its size class, whose bit is set;
  * and allocated <= resident <= mapped. */
 static void base_check_locked(const base_t *base) {
@@ -265,7 +283,7 @@ static void base_check_locked(const base_t *base) {
 	size_t mapped = 0, blocks = 0;
 	for (const base_block_t *b = base->blocks; b != NULL; b = b->next) {
 		uintptr_t start = (uintptr_t)b;
-		BM_ASSERT(start % HUGEPAGE == 0 && b->size % HUGEPAGE == 0);
+		BM_ASSERT(start % PAGE == 0 && b->size % PAGE == 0);
 		BM_ASSERT(b->tail >= start + BASE_HEADER_SIZE);
 		BM_ASSERT(b->tail + b->tail_size == start + b->size);
 		mapped += b->size;

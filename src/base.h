@@ -3,7 +3,8 @@
  * zeroed, never-freed memory from blocks it maps through its extent hooks.
  * Blocks are HUGEPAGE-aligned multiples of HUGEPAGE whose sizes climb one
  * page-size class per new block (a geometric cascade), so the number of
- * mappings stays logarithmic in the metadata size. Unused block tails sit in
+ * mappings stays logarithmic in the metadata size (when address space is
+ * too short for that, a block is just the pages its request needs). Unused block tails sit in
  * per-size-class heaps and are reused best-fit. b0 (base_boot) serves the
  * rtree and global metadata; every arena owns its own base.
  * Lock: one mutex per base (rank BASE, b0 rank BASE_B0), dropped while a hook

@@ -15,14 +15,20 @@
 
 #include <errno.h>
 
-/* Bytes of page runs (active and dirty) in one arena that make an
- * allocation start the purger, and below which in every arena it may
- * leave: less than that can only ever leave a few MiB behind. */
-#define BG_START ((size_t)4 << 20)
+/* Bytes of page runs (active and dirty) in the arenas together that make
+ * an allocation start the purger, and below which it may leave. High enough that ordinary programs and test programs (glibc's
+ * tst-mallocfork2 keeps about 35 MiB) stay single-threaded: a thread makes
+ * the C library take its multi-threaded paths for good (a signal handler
+ * that forks while its thread is inside fork() then waits forever in
+ * glibc's atfork lock). What a smaller heap leaves dirty is bounded by the
+ * purging policy and purged at its next allocator call. */
+#define BG_START ((size_t)64 << 20)
 /* Shortest sleep between passes (runs coming due one by one are purged a
  * few at a time): a 32nd of the decay time, at least 1 ms. */
 #define BG_SLEEP_DIV 32
 #define BG_SLEEP_MIN_NS ((uint64_t)1000 * 1000)
+/* How often an allocation may add up every arena's page runs. */
+#define BG_RECHECK_NS ((uint64_t)10 * 1000 * 1000)
 
 _Atomic uint32_t bg_state;
 static _Atomic uint64_t bg_starts, bg_passes;
@@ -46,17 +52,50 @@ static size_t bg_footprint(const pages_stats_t *st) {
 }
 
 /* Whether an arena holds dirty pages (or a spare huge mapping); *big: or
- * BG_START bytes of page runs. Reads each arena under its lock. */
+ * the arenas hold BG_START bytes of page runs between them. Reads each
+ * arena under its lock. */
 static bool bg_any_dirty(bool *big) {
 	bool dirty = false;
-	*big = false;
+	size_t held = 0;
 	for (pages_t *p = pages_registry(); p != NULL; p = p->reg_next) {
 		pages_stats_t st;
 		pages_stats_get(p, &st);
 		dirty |= st.dirty != 0 || st.spare != 0;
-		*big |= bg_footprint(&st) >= BG_START;
+		held += bg_footprint(&st);
 	}
+	*big = held >= BG_START;
 	return dirty;
+}
+
+/* Bytes of page runs the arenas hold between them, read without their
+ * locks (a hint). */
+static size_t bg_held_all(void) {
+	size_t held = 0;
+	for (pages_t *p = pages_registry(); p != NULL; p = p->reg_next)
+		held += __atomic_load_n(&p->stats.active, __ATOMIC_RELAXED) +
+		    __atomic_load_n(&p->stats.dirty, __ATOMIC_RELAXED);
+	return held;
+}
+
+/* Whether the arenas hold BG_START bytes of page runs: p's own figure
+ * first; the sum over every arena only when the process maps that much
+ * and at most once per BG_RECHECK_NS (the walk is as long as the arenas
+ * are many). */
+static bool bg_heap_big(pages_t *p) {
+	static _Atomic uint64_t checked_at;
+	if (__atomic_load_n(&p->stats.active, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&p->stats.dirty, __ATOMIC_RELAXED) >= BG_START)
+		return true;
+	os_stats_t os;
+	os_stats_get(&os);
+	if (os.bytes_mapped - os.bytes_unmapped < BG_START)
+		return false;
+	uint64_t now = os_now_ns(), last = atomic_load_explicit(&checked_at,
+	    memory_order_relaxed);
+	if (now - last < BG_RECHECK_NS || !atomic_compare_exchange_strong(
+	    &checked_at, &last, now))
+		return false;
+	return bg_held_all() >= BG_START;
 }
 
 /* Nothing is dirty: sleep until a free wakes the thread, or leave when no
@@ -98,9 +137,7 @@ static void *bg_main(void *unused) {
 }
 
 void bg_start_slow(pages_t *p) {
-	size_t held = __atomic_load_n(&p->stats.active, __ATOMIC_RELAXED) +
-	    __atomic_load_n(&p->stats.dirty, __ATOMIC_RELAXED);
-	if (held < BG_START)
+	if (!bg_heap_big(p))
 		return;
 	uint32_t expect = BG_OFF;
 	if (!atomic_compare_exchange_strong(&bg_state, &expect, BG_RUNNING))

@@ -4,13 +4,13 @@
  * a program that goes idle gives its freed memory back without calling the
  * allocator again. It is started lazily, from an allocation slow path
  * (never from free: the C library frees thread stacks' TLS while holding a
- * lock its thread creation takes), once the calling thread's arena holds
- * BG_START bytes of page runs, and only with background_thread:true and a
+ * lock its thread creation takes), once the arenas hold BG_START bytes of
+ * page runs between them, and only with background_thread:true and a
  * positive dirty_decay_ms. It blocks every signal, sleeps until the next
  * run comes due, and sleeps on a futex when nothing is dirty, woken by the
  * next free that leaves dirty runs; it exits once no arena holds dirty
- * pages or BG_START bytes of page runs (the next allocation that gets there
- * starts another). It never waits for a busy arena's lock before purging
+ * pages and the arenas hold less than BG_START bytes of page runs (the
+ * next allocation that gets there starts another). It never waits for a busy arena's lock before purging
  * and holds no lock while the kernel purges. A fork child has no purger:
  * its state goes back to "not running" and the child starts one the same
  * lazy way.

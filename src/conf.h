@@ -76,10 +76,11 @@ typedef enum {
 	X(background_thread, BOOL, 0, NULL, 0, true, "true", "-", \
 	    "return idle memory from a thread of basemalloc's (named " \
 	    "`bm-purge`, every signal blocked), started by an allocation once " \
-	    "an arena holds 4 MiB of page runs (with a positive " \
+	    "the arenas hold 64 MiB of page runs (with a positive " \
 	    "`dirty_decay_ms`); it sleeps while nothing is dirty and leaves " \
-	    "once no arena holds 4 MiB. `false`: no thread; dirty pages are " \
-	    "then purged only when the program calls the allocator. A program " \
+	    "once they hold less and nothing is dirty. `false`: no thread; " \
+	    "dirty pages are then purged only when the program calls the " \
+	    "allocator. A program " \
 	    "that must stay single-threaded (`unshare(CLONE_NEWUSER)`, Python " \
 	    "3.12's warning on `os.fork()` in a threaded process) sets it to " \
 	    "`false`")

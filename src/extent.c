@@ -295,15 +295,29 @@ static extent_t *huge_spare_drop_locked(pages_t *p) {
 	return s;
 }
 
-/* Unmap every free run (address space is short: a map failed). Returns
- * the bytes unmapped. */
+static void run_list_freed(pages_t *p, uintptr_t addr, size_t size);
+
+/* The spare s was unmapped with result err (lock held): its descriptor goes
+ * back to the cache, and a mapping the kernel kept (ENOMEM at its limit on
+ * mappings) becomes free pages of the arena instead of a silent leak. */
+static void huge_spare_unmapped_locked(pages_t *p, extent_t *s, int err) {
+	desc_put_locked(p, s);
+	if (err != 0) {
+		p->stats.mapped += s->size;
+		run_list_freed(p, s->addr, s->size);
+	}
+}
+
+/* Unmap every free run (a map failed); one the kernel refuses (ENOMEM at
+ * its limit on mappings) stays listed. Returns the bytes unmapped. */
 static size_t pages_unmap_free_locked(pages_t *p) {
 	size_t total = 0;
 	for (unsigned b = 0; b < PAGES_NBINS; b++) {
-		while (p->bins[b] != NULL) {
-			extent_t *e = p->bins[b];
+		for (extent_t *e = p->bins[b], *next; e != NULL; e = next) {
+			next = e->next;
+			if (os_unmap((void *)e->addr, e->size) != 0)
+				continue;
 			run_remove(p, e);
-			os_unmap((void *)e->addr, e->size);
 			p->stats.mapped -= e->size;
 			total += e->size;
 			desc_put_locked(p, e);
@@ -311,9 +325,9 @@ static size_t pages_unmap_free_locked(pages_t *p) {
 	}
 	extent_t *spare = huge_spare_drop_locked(p);
 	if (spare != NULL) {
-		os_unmap((void *)spare->addr, spare->size);
-		total += spare->size;
-		desc_put_locked(p, spare);
+		int err = os_unmap((void *)spare->addr, spare->size);
+		total += err == 0 ? spare->size : 0;
+		huge_spare_unmapped_locked(p, spare, err);
 	}
 	return total;
 }
@@ -335,13 +349,18 @@ static void *pages_map_retry(pages_t *p, size_t size) {
 	return addr;
 }
 
-/* Map a chunk that holds need bytes and list it as a clean free run. */
+/* Map a chunk that holds need bytes (a multiple of PAGE) and list it as a
+ * clean free run; short of address space (ENOMEM), halves down to need. */
 static extent_t *pages_chunk_map(pages_t *p, size_t need) {
 	size_t size = MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
 	extent_t *e = desc_get_locked(p);
 	if (e == NULL)
 		return NULL;
 	void *addr = pages_map_retry(p, size);
+	while (addr == NULL && errno == ENOMEM && size > need) {
+		size = MAX(need, PAGE_CEILING(size / 2));
+		addr = os_map(size);
+	}
 	if (addr == NULL || rtree_reserve(addr, size) != 0) {
 		if (addr != NULL)
 			os_unmap(addr, size);
@@ -520,11 +539,10 @@ static void pages_purge_locked(pages_t *p, size_t room, size_t lasting,
 	mutex_unlock(&p->lock);
 	for (extent_t *e = batch; e != NULL; e = e->dnext)
 		os_purge_forced((void *)e->dlo, run_ndirty(e));
-	if (spare != NULL)
-		os_unmap((void *)spare->addr, spare->size);
+	int err = spare != NULL ? os_unmap((void *)spare->addr, spare->size) : 0;
 	mutex_lock(&p->lock);
 	if (spare != NULL)
-		desc_put_locked(p, spare);
+		huge_spare_unmapped_locked(p, spare, err);
 	if (batch != NULL)
 		purge_finish_locked(p, batch);
 }
@@ -833,7 +851,7 @@ static void run_touched_span(pages_t *p, extent_t *f) {
 }
 
 /* List [addr, addr+size) as a new dirty free run, merged with neighbours. */
-static void run_release(pages_t *p, uintptr_t addr, size_t size) {
+static void run_list_freed(pages_t *p, uintptr_t addr, size_t size) {
 	extent_t *f = desc_get_locked(p);
 	if (f == NULL) {
 		log_warn("out of metadata: %zu bytes at %p leak", size,
@@ -850,6 +868,11 @@ static void run_release(pages_t *p, uintptr_t addr, size_t size) {
 	f = run_coalesce(p, f);
 	run_insert(p, f);
 	pages_check_locked(p);
+}
+
+/* run_list_freed, then purge what the policy says is due. */
+static void run_release(pages_t *p, uintptr_t addr, size_t size) {
+	run_list_freed(p, addr, size);
 	pages_maybe_purge(p);
 }
 
@@ -928,8 +951,10 @@ static bool huge_spare_keep(pages_t *p, extent_t *desc) {
 	mutex_unlock(&p->lock);
 	huge_account(-1, -(int64_t)desc->size);
 	if (old != NULL) {
-		os_unmap((void *)old->addr, old->size);
-		extent_desc_put(p, old);
+		int err = os_unmap((void *)old->addr, old->size);
+		mutex_lock(&p->lock);
+		huge_spare_unmapped_locked(p, old, err);
+		mutex_unlock(&p->lock);
 	}
 	return true;
 }
@@ -974,17 +999,27 @@ void extent_huge_free(pages_t *p, extent_t *desc) {
 	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	if (huge_spare_keep(p, desc))
 		return;
-	os_unmap((void *)desc->addr, desc->size);
+	int err = os_unmap((void *)desc->addr, desc->size);
 	mutex_lock(&p->lock);
 	p->stats.huge -= desc->size;
 	p->stats.n_huge--;
 	huge_account(-1, -(int64_t)desc->size);
 	desc_put_locked(p, desc);
+	/* A mapping the kernel kept (ENOMEM at its limit on mappings: the unmap
+	 * would split a merged one) becomes free pages, under that descriptor
+	 * (the cache gives it back first; its rtree leaves exist). */
+	if (err != 0) {
+		p->stats.mapped += desc->size;
+		run_release(p, desc->addr, desc->size);
+	}
 	mutex_unlock(&p->lock);
 }
 
 int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	void *old = (void *)desc->addr;
+	/* Leaves for all of it (extent_huge_free may register its last page). */
+	if (new_size > desc->size && rtree_reserve(old, new_size) != 0)
+		return ENOMEM;
 	void *addr = os_remap(old, desc->size, new_size);
 	if (addr == NULL)
 		return ENOMEM;

@@ -6,7 +6,11 @@
  * bootstrap or with the arena-pool lock (rank ARENA_POOL) held. mutex_prefork
  * first takes the locks of rank <= ARENA_POOL (static, never destroyed), which
  * freezes the registry, then every other lock in rank order. The registry
- * itself is guarded by a spin flag held only for list edits and walks.
+ * itself is guarded by registry_mtx, a lock of the same kind (not
+ * registered), held only for list edits and walks. Edits keep the list
+ * walkable forwards at every instruction, so that a signal handler whose
+ * thread holds registry_mtx (it was editing or walking) may walk it without
+ * taking it.
  *
  * A lock owned by the forking thread (fork from a signal handler that
  * interrupted the allocator) is skipped before fork and stays held after it:
@@ -15,6 +19,22 @@
  * installs the owner's id in the lock word (a pthread mutex records its
  * owner after taking the lock, and a signal landing in between made the
  * handler's fork wait for itself). Contended waiters sleep on the word.
+ *
+ * Nested forks: a handler may fork while its thread is inside fork (between
+ * prepare and postfork). Each prefork runs at a depth (this thread's count
+ * of preforks not yet matched by a postfork) and marks the locks it takes
+ * with it; a postfork gives back only the locks of its own depth, so an
+ * inner fork never releases (or resets) what the outer one holds.
+ *
+ * stdio: glibc's fork takes libc's stdio list lock after the prepare
+ * handlers. A thread holding that lock (fflush(NULL)) may wait for a FILE
+ * lock whose holder (getline) waits in realloc for an allocator lock; had
+ * prefork taken the allocator locks first, the forking thread would then
+ * wait for the list lock while holding them: a deadlock. So prefork takes
+ * the list lock first (when glibc's fork will take it too: the process has
+ * threads), and postfork gives it back after the allocator locks (glibc's
+ * fork has released its own hold by then, or reset the lock in the child).
+ * No allocator lock holder ever waits for stdio.
  */
 #include "mutex.h"
 #include "log.h"
@@ -24,9 +44,15 @@
 #include <errno.h>
 
 static mutex_t *registry;
-static atomic_flag registry_busy = ATOMIC_FLAG_INIT;
+static mutex_t registry_mtx;
 static _Atomic uint32_t mutex_next_id = 1;
 static __thread uint32_t mutex_self_id;
+/* Preforks of this thread not yet matched by a postfork; the depth that
+ * took the stdio list lock (0: none). */
+static __thread uint32_t fork_depth, fork_stdio_depth;
+
+static bool registry_enter(void);
+static void registry_leave(bool taken);
 
 #define MUTEX_WAITERS 1u
 
@@ -44,40 +70,34 @@ static uint32_t mutex_self(void) {
 	return mutex_self_id;
 }
 
-static void registry_lock(void) {
-	while (atomic_flag_test_and_set_explicit(&registry_busy,
-	    memory_order_acquire))
-		;
-}
-
-static void registry_unlock(void) {
-	atomic_flag_clear_explicit(&registry_busy, memory_order_release);
-}
-
 int mutex_init(mutex_t *m, const char *name, mutex_rank_t rank) {
 	atomic_store_explicit(&m->word, 0, memory_order_relaxed);
 	m->name = name;
 	m->rank = rank;
-	m->forked = false;
-	registry_lock();
+	m->fork_depth = 0;
+	bool taken = registry_enter();
 	m->reg_prev = NULL;
 	m->reg_next = registry;
 	if (registry != NULL)
 		registry->reg_prev = m;
+	/* m is complete before a walk (a handler on this thread) can reach it. */
+	atomic_signal_fence(memory_order_seq_cst);
 	registry = m;
-	registry_unlock();
+	registry_leave(taken);
 	return 0;
 }
 
 void mutex_destroy(mutex_t *m) {
-	registry_lock();
+	bool taken = registry_enter();
+	/* Unlink forwards first: a walk then no longer reaches m. */
 	if (m->reg_prev != NULL)
 		m->reg_prev->reg_next = m->reg_next;
 	else
 		registry = m->reg_next;
+	atomic_signal_fence(memory_order_seq_cst);
 	if (m->reg_next != NULL)
 		m->reg_next->reg_prev = m->reg_prev;
-	registry_unlock();
+	registry_leave(taken);
 }
 
 static void mutex_rank_push(mutex_t *m) {
@@ -159,62 +179,97 @@ bool mutex_held(mutex_t *m) {
 	    ~MUTEX_WAITERS) == mutex_self();
 }
 
-/* Take m for fork unless this thread already holds it. */
-static void mutex_fork_take(mutex_t *m) {
-	if (mutex_held(m)) {
-		m->forked = false;
-		return;
-	}
-	mutex_acquire(m);
-	m->forked = true;
+/* Take the registry lock unless this thread holds it already (a handler
+ * forking while its thread edits or walks the list, which stays walkable).
+ * Returns whether it was taken. */
+static bool registry_enter(void) {
+	if (mutex_held(&registry_mtx))
+		return false;
+	mutex_acquire(&registry_mtx);
+	return true;
 }
 
-/* Ranks <= ARENA_POOL: walk under the registry flag, but never block while
+static void registry_leave(bool taken) {
+	if (taken)
+		mutex_release(&registry_mtx);
+}
+
+/* Take m for the prefork of depth d unless this thread already holds it. */
+static void mutex_fork_take(mutex_t *m, uint32_t d) {
+	if (mutex_held(m))
+		return;
+	mutex_acquire(m);
+	m->fork_depth = d;
+}
+
+/* Ranks <= ARENA_POOL: walk under the registry lock, but never block while
  * holding it; restart the walk after each blocking acquisition. */
-static void mutex_prefork_early(mutex_rank_t rank) {
+static void mutex_prefork_early(mutex_rank_t rank, uint32_t d) {
 	for (;;) {
 		mutex_t *want = NULL;
-		registry_lock();
+		bool taken = registry_enter();
 		for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
-			if (m->rank == rank && !m->forked && !mutex_held(m)) {
+			if (m->rank == rank && !mutex_held(m)) {
 				want = m;
 				break;
 			}
 		}
-		registry_unlock();
+		registry_leave(taken);
 		if (want == NULL)
 			return;
-		mutex_fork_take(want);
+		mutex_fork_take(want, d);
 	}
 }
 
 void mutex_prefork(void) {
-	for (mutex_t *m = registry; m != NULL; m = m->reg_next)
-		m->forked = false;
-	mutex_prefork_early(MUTEX_RANK_INIT);
-	mutex_prefork_early(MUTEX_RANK_ARENA_POOL);
-	registry_lock();
+	uint32_t d = ++fork_depth;
+	if (fork_stdio_depth == 0 && os_threaded()) {
+		os_stdio_lock();
+		fork_stdio_depth = d;
+	}
+	mutex_prefork_early(MUTEX_RANK_INIT, d);
+	mutex_prefork_early(MUTEX_RANK_ARENA_POOL, d);
+	bool taken = registry_enter();
 	for (unsigned r = MUTEX_RANK_ARENA; r <= MUTEX_RANK_LEAF; r++) {
 		for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
 			if (m->rank == r)
-				mutex_fork_take(m);
+				mutex_fork_take(m, d);
 		}
 	}
+	registry_leave(taken);
 }
 
-/* Give back every lock mutex_prefork took: unlock it in the parent,
- * re-initialise it in the child (whose other threads are gone). */
+/* Give back every lock the prefork of this depth took: unlock it in the
+ * parent, re-initialise it in the child (whose other threads are gone).
+ * Then the stdio list lock: the parent unlocks it if this depth took it;
+ * in the child glibc's fork has reset it, whichever depth took it, and so
+ * does this (in case glibc's fork saw one thread and did not). */
 static void mutex_postfork(bool child) {
+	uint32_t d = fork_depth;
+	if (d == 0)
+		return;  /* no prefork to match (marks 0 are locks it never took) */
+	if (child && (atomic_load_explicit(&registry_mtx.word,
+	    memory_order_relaxed) & ~MUTEX_WAITERS) != mutex_self())
+		atomic_store_explicit(&registry_mtx.word, 0, memory_order_relaxed);
+	bool taken = registry_enter();
 	for (mutex_t *m = registry; m != NULL; m = m->reg_next) {
-		if (!m->forked)
+		if (m->fork_depth != d)
 			continue;
-		m->forked = false;
+		m->fork_depth = 0;
 		if (child)  /* no sleeper survived the fork */
 			atomic_store_explicit(&m->word, 0, memory_order_relaxed);
 		else
 			mutex_release(m);
 	}
-	registry_unlock();
+	registry_leave(taken);
+	if (child && fork_stdio_depth != 0) {
+		fork_stdio_depth = 0;
+		os_stdio_reset();
+	} else if (fork_stdio_depth == d) {
+		fork_stdio_depth = 0;
+		os_stdio_unlock();
+	}
+	fork_depth = d - 1;
 }
 
 void mutex_postfork_parent(void) {

@@ -4,9 +4,12 @@
  * so that mutex_prefork can take all of them in rank order before fork() and
  * release them after (parent) or reset them (child). A lock already held by
  * the forking thread itself (fork from a signal handler that interrupted the
- * allocator) is left alone: the interrupted code releases it when the handler
- * returns, in the parent and in the child. Debug builds check that a thread
- * takes locks in increasing rank.
+ * allocator, or the fork the handler interrupted) is left alone: the
+ * interrupted code releases it when the handler returns, in the parent and
+ * in the child. Before the allocator's locks, mutex_prefork takes libc's
+ * stdio list lock when the process has threads (glibc's fork takes it
+ * after the prepare handlers; see mutex.c). Debug builds check that a
+ * thread takes locks in increasing rank.
  */
 #ifndef BM_MUTEX_H
 #define BM_MUTEX_H
@@ -31,7 +34,8 @@ struct mutex_s {
 	_Atomic uint32_t word;
 	mutex_rank_t rank;
 	const char *name;
-	bool forked;                /* taken by mutex_prefork */
+	uint32_t fork_depth;        /* taken by the prefork of this depth of
+	                             * its thread (0: not by a prefork) */
 	mutex_t *reg_next, *reg_prev;
 };
 
@@ -45,7 +49,8 @@ void mutex_unlock(mutex_t *m);
 int mutex_trylock(mutex_t *m);
 /* True when the calling thread holds m. */
 bool mutex_held(mutex_t *m);
-/* Fork protocol over every registered mutex. */
+/* Fork protocol over every registered mutex (and the stdio list lock);
+ * may nest (a signal handler forking inside fork) on one thread. */
 void mutex_prefork(void);
 void mutex_postfork_parent(void);
 void mutex_postfork_child(void);

@@ -7,6 +7,11 @@
  * with open/read into a stack buffer: no stdio, no allocation. Reads and writes
  * use the raw system calls (syscall(2)), so none is a cancellation point: a
  * thread with a pending cancel finishes what the allocator writes.
+ * The int-returning calls that act on memory give their error as the value
+ * and restore errno (free() must never change errno). The stdio list lock
+ * functions are libc's exported ABI (glibc, since 2.2.5), referenced weakly
+ * so that the library still loads where they do not exist; no lookup (no
+ * dlsym).
  */
 #include "os.h"
 
@@ -19,12 +24,17 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(os_key_t) == sizeof(pthread_key_t),
     "os_key_t holds a pthread_key_t");
+
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
 
 static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
 static unsigned os_cpus = 1;
@@ -109,12 +119,30 @@ void *os_map(size_t size) {
 	return os_map_flags(size, MAP_NORESERVE);
 }
 
+/* errno as the result, errno itself restored to saved. */
+static int os_error(int saved) {
+	int err = errno;
+	errno = saved;
+	return err;
+}
+
 int os_unmap(void *addr, size_t size) {
+	int saved = errno;
 	if (munmap(addr, size) != 0)
-		return errno;
+		return os_error(saved);
 	COUNT(n_munmap, 1);
 	COUNT(bytes_unmapped, size);
 	return 0;
+}
+
+/* Give back a fresh mapping that cannot be used (the kernel would not cut
+ * it: at its limit on mappings, an unmap that splits one fails with
+ * ENOMEM) and fail with ENOMEM. Unmapping it whole splits less (at most
+ * one side); should even that fail, the bytes stay mapped, untouched. */
+static void *os_map_undo(void *addr, size_t size) {
+	os_unmap(addr, size);
+	errno = ENOMEM;
+	return NULL;
 }
 
 /* Over-map by alignment - PAGE and unmap the misaligned head and tail. */
@@ -128,10 +156,10 @@ static void *os_map_trimmed(size_t size, size_t alignment, int flags) {
 	char *aligned = (char *)ALIGN_UP((uintptr_t)p, alignment);
 	size_t lead = (size_t)(aligned - p);
 	size_t trail = over - lead - size;
-	if (lead != 0)
-		os_unmap(p, lead);
-	if (trail != 0)
-		os_unmap(aligned + size, trail);
+	if (lead != 0 && os_unmap(p, lead) != 0)
+		return os_map_undo(p, over);
+	if (trail != 0 && os_unmap(aligned + size, trail) != 0)
+		return os_map_undo(aligned, size + trail);
 	return aligned;
 }
 
@@ -140,7 +168,8 @@ static void *os_map_aligned_flags(size_t size, size_t alignment, int flags) {
 	if (alignment <= PAGE || p == NULL ||
 	    ((uintptr_t)p & (alignment - 1)) == 0)
 		return p;
-	os_unmap(p, size);
+	if (os_unmap(p, size) != 0)
+		return os_map_undo(p, size);
 	return os_map_trimmed(size, alignment, flags);
 }
 
@@ -167,18 +196,22 @@ void *os_remap(void *addr, size_t old_size, size_t new_size) {
 }
 
 int os_commit(void *addr, size_t size) {
-	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+	int saved = errno;
+	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0
+	    : os_error(saved);
 }
 
 int os_decommit(void *addr, size_t size) {
+	int saved = errno;
 	void *p = mmap(addr, size, PROT_NONE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-	return p == addr ? 0 : errno;
+	return p == addr ? 0 : os_error(saved);
 }
 
 static int os_advise(void *addr, size_t size, int advice) {
+	int saved = errno;
 	COUNT(n_madvise, 1);
-	return madvise(addr, size, advice) == 0 ? 0 : errno;
+	return madvise(addr, size, advice) == 0 ? 0 : os_error(saved);
 }
 
 int os_purge_forced(void *addr, size_t size) {
@@ -190,8 +223,12 @@ int os_purge_lazy(void *addr, size_t size) {
 }
 
 int os_resident_pages(void *addr, size_t npages, unsigned char *vec) {
-	if (mincore(addr, npages * PAGE, vec) != 0)
-		return errno;
+	int saved = errno;
+	if (mincore(addr, npages * PAGE, vec) != 0) {
+		int err = errno;
+		errno = saved;
+		return err;
+	}
 	for (size_t i = 0; i < npages; i++)
 		vec[i] &= 1;
 	return 0;
@@ -335,4 +372,23 @@ int os_key_create(os_key_t *key, void (*dtor)(void *)) {
 
 int os_key_set(os_key_t key, const void *value) {
 	return pthread_setspecific((pthread_key_t)key, value);
+}
+
+bool os_threaded(void) {
+	return __libc_single_threaded == 0;
+}
+
+void os_stdio_lock(void) {
+	if (_IO_list_lock != NULL)
+		_IO_list_lock();
+}
+
+void os_stdio_unlock(void) {
+	if (_IO_list_unlock != NULL)
+		_IO_list_unlock();
+}
+
+void os_stdio_reset(void) {
+	if (_IO_list_resetlock != NULL)
+		_IO_list_resetlock();
 }

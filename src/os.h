@@ -2,9 +2,14 @@
  * os: the only module that calls the platform: memory (mmap, munmap, mremap,
  * madvise, mincore), system facts (page size, THP mode, CPU count, monotonic
  * clock, the kernel's random bytes, the pid), files and fd writes, futexes,
- * thread-exit keys and starting threads (the background purger). The lowest layer: it uses no other module. Every
- * function is thread-safe and takes no lock (but os_thread_start); none is a cancellation point.
- * Every function returning int returns 0 on success, an errno value on failure.
+ * thread-exit keys, starting threads (the background purger), and what the
+ * fork protocol needs of libc (whether the process has threads; the stdio
+ * list lock). The lowest layer: it uses no other module. Every function is
+ * thread-safe and takes no lock (but os_stdio_lock and os_thread_start);
+ * none is a cancellation point.
+ * Every function returning int returns 0 on success, an errno value on
+ * failure; those that act on memory (unmap, commit, decommit, purge, huge,
+ * resident pages) leave errno as they found it.
  */
 #ifndef BM_OS_H
 #define BM_OS_H
@@ -102,5 +107,14 @@ typedef unsigned os_key_t;
 int os_key_create(os_key_t *key, void (*dtor)(void *));
 /* Set the calling thread's value of key (non-NULL arms the destructor). */
 int os_key_set(os_key_t key, const void *value);
+/* Whether the process has (had) other threads: glibc's fork takes its
+ * locks, the stdio list lock among them, only then. */
+bool os_threaded(void);
+/* libc's stdio list lock, the one glibc's fork takes after the atfork
+ * prepare handlers (recursive per thread): take it, release it, and reset
+ * it in a fork child. No-ops on a libc that does not export it. */
+void os_stdio_lock(void);
+void os_stdio_unlock(void);
+void os_stdio_reset(void);
 
 #endif

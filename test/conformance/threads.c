@@ -7,7 +7,7 @@
  * a thread's first call may be any call, blocks move between threads,
  * threads come and go without leaking, fork works from atfork handlers
  * that allocate. Run on glibc and under the preload. (tst-mallocfork, a
- * fork from a signal handler, waits in pending/mallocfork.c.)
+ * fork from a signal handler, is mallocfork.c.)
  */
 #include "conf.h"
 

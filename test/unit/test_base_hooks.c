@@ -4,9 +4,13 @@
  * calls nothing after it; a hook that serves memory from the caller's region
  * makes the base map nothing itself; memory a hook returns unzeroed is zeroed
  * by base_alloc; a failing or misaligned alloc hook fails cleanly; a hook may
- * allocate from the same base while it runs (the base mutex is dropped).
+ * allocate from the same base while it runs (the base mutex is dropped);
+ * when only page-aligned memory can be had (address space too short for a
+ * HUGEPAGE block), blocks are just the pages each request needs.
  */
 #include "base_util.h"
+
+#include <errno.h>
 
 enum { OP_DALLOC, OP_DECOMMIT, OP_PURGE_FORCED, OP_PURGE_LAZY, OP_N };
 
@@ -289,12 +293,65 @@ static int test_nested(void) {
 	return CHECK_OK;
 }
 
+/* An alloc hook that can only give page-aligned memory, as when the address
+ * space left cannot hold a HUGEPAGE block or the over-mapping that aligns
+ * one. */
+typedef struct {
+	bm_extent_hooks_t h;
+	unsigned refused, served;
+	size_t bytes;
+} pages_only_t;
+
+static void *pages_only_alloc(bm_extent_hooks_t *h, void *new_addr,
+    size_t size, size_t alignment, bool *zero, bool *commit, unsigned ind) {
+	pages_only_t *t = (pages_only_t *)h;
+	(void)new_addr, (void)ind;
+	if (alignment > PAGE) {
+		t->refused++;
+		errno = ENOMEM;  /* as the default hooks fail then */
+		return NULL;
+	}
+	t->served++;
+	t->bytes += size;
+	*zero = *commit = true;
+	return os_map(size);
+}
+
+/* base hooks: only page-aligned memory: blocks of just the pages */
+static int test_pages_only(void) {
+	pages_only_t t;
+	memset(&t, 0, sizeof(t));
+	t.h.alloc = pages_only_alloc;
+	t.h.dalloc = hooks_default.dalloc;
+	base_t *b = base_new(47, &t.h);
+	CHECK(b != NULL);
+	CHECK(t.refused >= 1 && t.served == 1 && t.bytes < HUGEPAGE);
+	size_t first = t.bytes;
+	void *p = base_alloc(b, 100 * 1024, PAGE);
+	CHECK(p != NULL && ((uintptr_t)p & (PAGE - 1)) == 0);
+	memset(p, 0x5a, 100 * 1024);
+	/* Its header's page, then the request's. */
+	CHECK(t.served == 2 && t.bytes - first == PAGE + 100 * 1024,
+	    "%u blocks, the second %zu bytes", t.served, t.bytes - first);
+	CHECK(base_alloc(b, 64, QUANTUM) != NULL);
+	/* The stats invariants but HUGEPAGE granularity. */
+	base_stats_t st;
+	base_stats_get(b, &st);
+	CHECK(st.allocated <= st.resident && st.resident <= st.mapped &&
+	    st.mapped == t.bytes && st.mapped % PAGE == 0 && st.blocks == 2,
+	    "allocated %zu resident %zu mapped %zu blocks %zu", st.allocated,
+	    st.resident, st.mapped, st.blocks);
+	base_delete(b);
+	return CHECK_OK;
+}
+
 static const struct check_s checks[] = {
 	CHECK_ENTRY(test_cascade),
 	CHECK_ENTRY(test_region),
 	CHECK_ENTRY(test_unzeroed),
 	CHECK_ENTRY(test_failures),
 	CHECK_ENTRY(test_nested),
+	CHECK_ENTRY(test_pages_only),
 };
 
 int main(int argc, char **argv) {

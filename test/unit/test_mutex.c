@@ -2,6 +2,9 @@
  * test_mutex: lock/unlock/trylock/held, and the fork protocol: a child forked
  * while another thread held a registered lock can take it after
  * mutex_postfork_child; the parent can take it after mutex_postfork_parent.
+ * Nested forks (a signal handler forking while its thread is inside fork):
+ * the inner prefork takes nothing the outer holds and its postfork gives
+ * back only what it took, in the parent and in the child.
  */
 #include "check.h"
 #include "mutex.h"
@@ -86,6 +89,17 @@ static int test_fork(void) {
 	return CHECK_OK;
 }
 
+/* Reap child pid, which must exit 0; then m_base must be free. */
+static int check_child_then_base_free(pid_t pid) {
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	CHECK(mutex_trylock(&m_base) == 0);
+	mutex_unlock(&m_base);
+	return CHECK_OK;
+}
+
 /* In the child: the lock the forking thread held stays held by it. */
 static int child_self_body(void) {
 	mutex_postfork_child();
@@ -105,13 +119,38 @@ static int test_fork_self_held(void) {
 	mutex_postfork_parent();
 	CHECK(mutex_held(&m_base));
 	mutex_unlock(&m_base);
-	int status = 0;
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child status %#x", status);
-	CHECK(mutex_trylock(&m_base) == 0);
-	mutex_unlock(&m_base);
-	return CHECK_OK;
+	return check_child_then_base_free(pid);
+}
+
+/* In the child of a nested fork: the inner postfork leaves the outer's
+ * locks held, the outer's then frees them. */
+static int child_nested_body(void) {
+	mutex_postfork_child();
+	if (!mutex_held(&m_arena) || !mutex_held(&m_base))
+		return 2;
+	mutex_postfork_child();
+	if (mutex_held(&m_arena) || mutex_held(&m_base))
+		return 3;
+	if (mutex_trylock(&m_arena) != 0)
+		return 4;
+	mutex_unlock(&m_arena);
+	return 0;
+}
+
+/* mutex: a nested prefork leaves the outer one's locks alone */
+static int test_fork_nested(void) {
+	mutex_prefork();
+	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
+	mutex_prefork();  /* would wait for itself if it took them again */
+	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_nested_body());
+	mutex_postfork_parent();
+	CHECK(mutex_held(&m_arena) && mutex_held(&m_base));
+	mutex_postfork_parent();
+	CHECK(!mutex_held(&m_arena) && !mutex_held(&m_base));
+	return check_child_then_base_free(pid);
 }
 
 /* mutex: a destroyed lock leaves the fork protocol */
@@ -132,6 +171,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(test_basic),
 	CHECK_ENTRY(test_fork),
 	CHECK_ENTRY(test_fork_self_held),
+	CHECK_ENTRY(test_fork_nested),
 	CHECK_ENTRY(test_destroy),
 };
 

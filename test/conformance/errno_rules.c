@@ -1,15 +1,10 @@
 /*
- * pending/errno_rules.c: errno after failures, as glibc 2.36 leaves it.
- * NOT run by test/conformance/run yet (their areas are being fixed on other
- * branches; add the checks to basic.c once those land):
+ * errno_rules.c: errno after failures, as glibc 2.36 leaves it (issue 9):
  *  - posix_memalign_enomem_errno: glibc's posix_memalign that returns ENOMEM
- *    also leaves errno ENOMEM (its EINVAL leaves errno alone); basemalloc
- *    restores errno. Fails under the preload today.
+ *    also leaves errno ENOMEM (its EINVAL leaves errno alone).
  *  - free_keeps_errno_when_munmap_fails (tst-free-errno): with the process
  *    at vm.max_map_count, freeing a huge block whose munmap would split a
  *    VMA must not change errno.
- * Build: gcc $CFLAGS_TEST -I test/conformance -o errno_rules \
- *   test/conformance/pending/errno_rules.c -ldl
  */
 #include "conf.h"
 
