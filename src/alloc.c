@@ -11,6 +11,8 @@
 #include "base.h"
 #include "bg.h"
 #include "conf.h"
+#include "extent.h"
+#include "huge.h"
 #include "log.h"
 #include "mutex.h"
 #include "os.h"

@@ -15,8 +15,11 @@
  */
 #include "arena.h"
 #include "bg.h"
+#include "extent.h"
+#include "huge.h"
 #include "log.h"
 #include "mutex.h"
+#include "purge.h"
 #include "rtree.h"
 
 #include <errno.h>

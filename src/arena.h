@@ -24,7 +24,7 @@
 
 #include "common.h"
 #include "base.h"
-#include "extent.h"
+#include "pages.h"
 #include "slab.h"
 #include "sz.h"
 

@@ -12,6 +12,7 @@
 #include "bg.h"
 #include "conf.h"
 #include "os.h"
+#include "purge.h"
 
 #include <errno.h>
 

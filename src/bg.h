@@ -20,7 +20,7 @@
 #define BM_BG_H
 
 #include "common.h"
-#include "extent.h"
+#include "pages.h"
 
 typedef enum {
 	BG_OFF = 0,       /* not running: an allocation may start it */

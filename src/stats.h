@@ -21,8 +21,9 @@
 #include "arena.h"
 #include "base.h"
 #include "emit.h"
-#include "extent.h"
+#include "huge.h"
 #include "os.h"
+#include "pages.h"
 
 /* A size class's figures (summed over arenas for the totals; class, size,
  * allocated, slab_size and util are derived from the others). */
