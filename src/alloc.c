@@ -296,7 +296,7 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (usize == e->size)
 		return p;
 	int saved = errno;
-	if (extent_huge_resize(&a->pages, e, usize) == 0)
+	if (huge_resize(&a->pages, e, usize) == 0)
 		return (void *)e->addr;
 	/* A shrink the kernel refused (too many mappings to cut this one)
 	 * keeps the block as it is, as glibc does. */

@@ -113,7 +113,7 @@ static void arena_tidy(arena_t *a);
 
 void arena_release(arena_t *a) {
 	arena_tidy(a);
-	pages_purge_left(&a->pages);
+	purge_left(&a->pages);
 	mutex_lock(&pool_lock);
 	a->pool_next = pool;
 	pool = a;
@@ -125,7 +125,7 @@ void arena_release(arena_t *a) {
 void arena_postfork_child(void) {
 	unsigned n = arena_count();
 	for (unsigned i = 0; i < n; i++)
-		pages_postfork_child(&arenas[i]->pages);
+		purge_postfork_child(&arenas[i]->pages);
 	arena_t **link = &pool;
 	while (*link != NULL) {
 		arena_t *a = *link;
@@ -162,7 +162,7 @@ size_t arena_unmap_free_all(void) {
 }
 
 void arena_purge(arena_t *a) {
-	pages_purge(&a->pages, true);
+	purge_pages(&a->pages, true);
 }
 
 void arena_purge_all(void) {
@@ -449,9 +449,9 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
     bool *zeroed) {
-	extent_t *e = extent_huge_alloc(&a->pages, size, alignment, zeroed);
+	extent_t *e = huge_alloc(&a->pages, size, alignment, zeroed);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
-		e = extent_huge_alloc(&a->pages, size, alignment, zeroed);
+		e = huge_alloc(&a->pages, size, alignment, zeroed);
 	return e != NULL ? (void *)e->addr : NULL;
 }
 
@@ -462,7 +462,7 @@ void arena_free_run(extent_t *e) {
 		extent_run_free(&a->pages, e, true);
 		bg_wake();
 	} else {
-		extent_huge_free(&a->pages, e);
+		huge_free(&a->pages, e);
 	}
 	errno = saved;
 }

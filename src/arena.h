@@ -10,7 +10,7 @@
  * pool, a thread freeing into it takes the token for that one free and
  * frees as the owner would (so the memory of exited threads is given back
  * when other threads free it), or pushes remotely when the token is busy.
- * An exiting thread's arena purges its dirty pages (pages_purge_left), and
+ * An exiting thread's arena purges its dirty pages (purge_left), and
  * frees that leave dirty runs wake the background purger (bg).
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.

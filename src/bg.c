@@ -43,7 +43,7 @@ void bg_boot(void) {
 static uint64_t bg_pass(uint64_t now) {
 	uint64_t next = UINT64_MAX;
 	for (pages_t *p = pages_registry(); p != NULL; p = p->reg_next)
-		next = MIN(next, pages_purge_aged(p, now));
+		next = MIN(next, purge_aged(p, now));
 	atomic_fetch_add_explicit(&bg_passes, 1, memory_order_relaxed);
 	return next;
 }

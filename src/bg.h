@@ -1,6 +1,6 @@
 /*
  * bg: the background purger, a thread that purges every arena's runs once
- * they have been dirty long enough (see extent: pages_purge_aged), so that
+ * they have been dirty long enough (see purge: purge_aged), so that
  * a program that goes idle gives its freed memory back without calling the
  * allocator again. It is started lazily, from an allocation slow path
  * (never from free: the C library frees thread stacks' TLS while holding a

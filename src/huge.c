@@ -35,7 +35,7 @@ static void huge_account(int64_t dn, int64_t db) {
 	huge_peak_raise(&huge_bytes_peak, b);
 }
 
-void extent_huge_stats_get(extent_huge_stats_t *out) {
+void huge_stats_get(huge_stats_t *out) {
 	out->count = atomic_load_explicit(&huge_count, memory_order_relaxed);
 	out->count_peak = atomic_load_explicit(&huge_count_peak,
 	    memory_order_relaxed);
@@ -61,7 +61,7 @@ static extent_t *huge_spare_take_locked(pages_t *p, size_t size,
 
 /* Keep the freed huge run desc (out of the rtree already) as the spare,
  * unless the spare there is as large; true when kept. Its pages past the
- * first PAGES_HUGE_KEEP are purged before anyone can take it. The fault
+ * first HUGE_SPARE_KEEP are purged before anyone can take it. The fault
  * build keeps none: its tests count on every huge allocation mapping. */
 static bool huge_spare_keep(pages_t *p, extent_t *desc) {
 #ifdef BM_FAULT_INJECT
@@ -74,8 +74,8 @@ static bool huge_spare_keep(pages_t *p, extent_t *desc) {
 	mutex_unlock(&p->lock);
 	if (!larger)
 		return false;
-	os_purge_forced((void *)(desc->addr + PAGES_HUGE_KEEP),
-	    desc->size - PAGES_HUGE_KEEP);
+	os_purge_forced((void *)(desc->addr + HUGE_SPARE_KEEP),
+	    desc->size - HUGE_SPARE_KEEP);
 	mutex_lock(&p->lock);
 	extent_t *old = pages_spare_drop_locked(p);
 	p->huge_spare = desc;
@@ -95,7 +95,7 @@ static bool huge_spare_keep(pages_t *p, extent_t *desc) {
 	return true;
 }
 
-extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
+extent_t *huge_alloc(pages_t *p, size_t size, size_t alignment,
     bool *zeroed) {
 	mutex_lock(&p->lock);
 	extent_t *desc = huge_spare_take_locked(p, size, alignment);
@@ -130,7 +130,7 @@ extent_t *extent_huge_alloc(pages_t *p, size_t size, size_t alignment,
 	return desc;
 }
 
-void extent_huge_free(pages_t *p, extent_t *desc) {
+void huge_free(pages_t *p, extent_t *desc) {
 	rtree_set((void *)desc->addr, NULL);
 	__atomic_store_n(&desc->kind, 0, __ATOMIC_RELAXED);
 	if (huge_spare_keep(p, desc))
@@ -151,9 +151,9 @@ void extent_huge_free(pages_t *p, extent_t *desc) {
 	mutex_unlock(&p->lock);
 }
 
-int extent_huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
+int huge_resize(pages_t *p, extent_t *desc, size_t new_size) {
 	void *old = (void *)desc->addr;
-	/* Leaves for all of it (extent_huge_free may register its last page). */
+	/* Leaves for all of it (huge_free may register its last page). */
 	if (new_size > desc->size && rtree_reserve(old, new_size) != 0)
 		return ENOMEM;
 	void *addr = os_remap(old, desc->size, new_size);

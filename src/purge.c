@@ -222,7 +222,7 @@ static void pages_maybe_purge(pages_t *p) {
 		pages_purge_locked(p, room, lasting, now);
 }
 
-void pages_purge(pages_t *p, bool force) {
+void purge_pages(pages_t *p, bool force) {
 	mutex_lock(&p->lock);
 	if (force)
 		pages_purge_locked(p, 0, 0, os_now_ns());
@@ -231,7 +231,7 @@ void pages_purge(pages_t *p, bool force) {
 	mutex_unlock(&p->lock);
 }
 
-void pages_purge_left(pages_t *p) {
+void purge_left(pages_t *p) {
 	mutex_lock(&p->lock);
 	uint64_t now = os_now_ns();
 	if (p->stats.dirty != 0 && guess_allowed(&p->left, now)) {
@@ -257,7 +257,7 @@ static uint64_t pages_next_due(pages_t *p, uint64_t now) {
 	return next;
 }
 
-uint64_t pages_purge_aged(pages_t *p, uint64_t now) {
+uint64_t purge_aged(pages_t *p, uint64_t now) {
 	if (mutex_trylock(&p->lock) != 0)
 		return now + PAGES_BUSY_NS;
 	size_t room, lasting;
@@ -268,7 +268,7 @@ uint64_t pages_purge_aged(pages_t *p, uint64_t now) {
 	return next;
 }
 
-void pages_postfork_child(pages_t *p) {
+void purge_postfork_child(pages_t *p) {
 	if (p->purging == NULL || mutex_held(&p->lock))
 		return;  /* held: the frame a signal handler forked from has it */
 	mutex_lock(&p->lock);

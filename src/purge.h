@@ -25,17 +25,17 @@ void purge_note_active_locked(pages_t *p);
 void purge_freed_locked(pages_t *p, uintptr_t addr, size_t size);
 /* Purge dirty runs: all of them (and the spare) when force, else those past
  * the decay time or over the dirty bound. */
-void pages_purge(pages_t *p, bool force);
+void purge_pages(pages_t *p, bool force);
 /* The arena's thread exited: purge its dirty runs, unless the last purge
  * of a collapsed or left heap proved wrong recently (the memory was
  * needed again at once). */
-void pages_purge_left(pages_t *p);
+void purge_left(pages_t *p);
 /* For the background purger: purge the runs of p dirty for the decay time
  * by now, without waiting for p's lock (busy: retried soon). Returns when
  * the next run comes due (UINT64_MAX: none is dirty). */
-uint64_t pages_purge_aged(pages_t *p, uint64_t now);
+uint64_t purge_aged(pages_t *p, uint64_t now);
 /* In the fork child: list again as dirty the runs another thread was
  * purging when the parent forked. */
-void pages_postfork_child(pages_t *p);
+void purge_postfork_child(pages_t *p);
 
 #endif

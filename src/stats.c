@@ -193,7 +193,7 @@ void stats_gather(stats_t *st) {
 	st->base = st->b0;
 	stats_table_add(STATS_TABLE_BASE, &st->base, &st->arenas.base);
 	os_stats_get(&st->os);
-	extent_huge_stats_get(&st->huge);
+	huge_stats_get(&st->huge);
 	const pages_stats_t *p = &st->arenas.pages;
 	st->allocated = st->arenas.allocated;
 	st->active = st->arenas.active;
