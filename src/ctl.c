@@ -97,11 +97,29 @@ __attribute__((constructor)) static void ctl_boot(void) {
 /* ---------------------------------------------------------------------- */
 /* Names of their own */
 
-static int ctl_get_version(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->s = BM_VERSION;
-	return 0;
+/* A name of its own without '#' whose value is expr, in member m of the
+ * value: ctl_get_NAME. */
+#define CTL_GETTER(name, m, expr) \
+	static int ctl_get_##name(const unsigned *idx, ctl_value_t *v) { \
+		(void)idx; \
+		v->m = (expr); \
+		return 0; \
+	}
+
+static bg_stats_t ctl_bg(void) {
+	bg_stats_t b;
+	bg_stats_get(&b);
+	return b;
 }
+
+CTL_GETTER(version, s, BM_VERSION)
+CTL_GETTER(bg_running, b, ctl_bg().running)
+CTL_GETTER(bg_starts, q, ctl_bg().starts)
+CTL_GETTER(bg_passes, q, ctl_bg().passes)
+CTL_GETTER(narenas, u, arena_count())
+CTL_GETTER(abandoned, u, arena_count_abandoned())
+CTL_GETTER(nbins, u, SZ_NSMALL)
+#undef CTL_GETTER
 
 static int ctl_get_epoch(const unsigned *idx, ctl_value_t *v) {
 	(void)idx;
@@ -137,42 +155,6 @@ static int ctl_get_thread_arena(const unsigned *idx, ctl_value_t *v) {
 	return 0;
 }
 
-static bg_stats_t ctl_bg(void) {
-	bg_stats_t b;
-	bg_stats_get(&b);
-	return b;
-}
-
-static int ctl_get_bg_running(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->b = ctl_bg().running;
-	return 0;
-}
-
-static int ctl_get_bg_starts(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->q = ctl_bg().starts;
-	return 0;
-}
-
-static int ctl_get_bg_passes(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->q = ctl_bg().passes;
-	return 0;
-}
-
-static int ctl_get_narenas(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->u = arena_count();
-	return 0;
-}
-
-static int ctl_get_abandoned(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->u = arena_count_abandoned();
-	return 0;
-}
-
 static int ctl_get_in_use(const unsigned *idx, ctl_value_t *v) {
 	(void)idx;
 	unsigned n = arena_count(), ab = arena_count_abandoned();
@@ -186,12 +168,6 @@ static int ctl_get_adopted(const unsigned *idx, ctl_value_t *v) {
 	v->q = 0;
 	for (unsigned i = 0; i < n; i++)
 		v->q += arena_adopted(arena_get(i));
-	return 0;
-}
-
-static int ctl_get_nbins(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->u = SZ_NSMALL;
 	return 0;
 }
 
