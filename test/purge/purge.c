@@ -9,12 +9,11 @@
  * With background_thread:false the same memory stays (the check proves it
  * measures something). A thread that frees more than dirty_max per round
  * and allocates it again does not fault it all back in every round.
- * RSS is read from /proc/self/statm with open/read into stack buffers while
- * waiting (no allocator call), polled every 20 ms up to the deadline.
+ * RSS is read with check_rss_kib (no allocator call) while waiting, polled
+ * every 20 ms up to the deadline.
  */
 #include "check.h"
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -40,36 +39,19 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Resident bytes from /proc/self/statm: no allocation. */
+/* Resident bytes (no allocator call); 0 when unreadable. */
 static size_t rss_bytes(void)
 {
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *s = buf;
-	while (*s != ' ' && *s != '\0')
-		s++;
-	return (size_t)strtoul(s, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+	long kib = check_rss_kib();
+	return kib < 0 ? 0 : (size_t)kib * KiB;
 }
 
 /* Threads of this process from /proc/self/status: no allocation. */
 static long thread_count(void)
 {
 	char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY);
-	if (fd < 0)
+	if (check_read_proc("/proc/self/status", buf, sizeof(buf)) != 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	char *t = strstr(buf, "\nThreads:");
 	return t != NULL ? strtol(t + 9, NULL, 10) : -1;
 }
@@ -133,6 +115,7 @@ static size_t idle_until(size_t limit, double deadline_s, double *waited)
 static int idle_verdict(size_t live_rss, long decay_ms, bool on, long threads)
 {
 	double deadline = (double)decay_ms / 1000 + 1, waited;
+	CHECK(live_rss > 0, "could not read the RSS");
 	if (on) {
 		size_t rss = idle_until(live_rss + SLACK, deadline, &waited);
 		CHECK(rss <= live_rss + SLACK, "RSS %zu MiB after %.2f s idle, live "
