@@ -346,37 +346,38 @@ static void pages_touched_add(pages_touched_t *t, uintptr_t at,
 	}
 }
 
+/* Discard the pages [lo, hi) of a freed run; 0, or the kernel's error. */
+static int run_discard(uintptr_t lo, uintptr_t hi) {
+	return lo < hi ? os_purge_forced((void *)lo, hi - lo) : 0;
+}
+
 /* The dirty span of the freed run [addr, addr+size): the hull of its
  * resident pages when they fill at least a quarter of it, else their largest
- * stretch, the others being purged now (they are free: nothing is lost).
- * The whole run when the kernel cannot tell. */
+ * stretch; none when none is resident. The pages outside it are discarded
+ * now (they are free: nothing is lost): resident ones, and those mincore
+ * calls not resident, which read as zero only once discarded (a page
+ * swapped out is not resident, yet keeps its bytes). The whole run when
+ * the kernel cannot tell or refuses to discard. */
 static void run_touched_span(pages_t *p, extent_t *f) {
 	unsigned char vec[PAGES_RESIDENT_BATCH];
 	pages_touched_t t = { 0, 0, 0, 0, 0 };
-	uintptr_t cur = 0;
-	for (uintptr_t at = f->addr; at < f->addr + f->size;
-	    at += PAGES_RESIDENT_BATCH * PAGE) {
-		size_t n = MIN(PAGES_RESIDENT_BATCH, (f->addr + f->size - at) / PAGE);
+	uintptr_t cur = 0, end = f->addr + f->size;
+	for (uintptr_t at = f->addr; at < end; at += PAGES_RESIDENT_BATCH * PAGE) {
+		size_t n = MIN(PAGES_RESIDENT_BATCH, (end - at) / PAGE);
 		if (os_resident_pages((void *)at, n, vec) != 0)
 			return;
 		pages_touched_add(&t, at, vec, n, &cur);
 	}
-	if (t.count == 0) {
-		extent_set_clean(f);
+	bool sparse = t.count < (t.hi - t.lo) / PAGES_TOUCHED_DENSE;
+	uintptr_t lo = sparse ? t.best_lo : t.lo, hi = sparse ? t.best_hi : t.hi;
+	if (t.count == 0)
+		lo = hi = f->addr;
+	if (run_discard(f->addr, lo) != 0 || run_discard(hi, end) != 0)
 		return;
-	}
-	if (t.count >= (t.hi - t.lo) / PAGES_TOUCHED_DENSE) {
-		f->dlo = t.lo;
-		f->dhi = t.hi;
-		return;
-	}
-	if (t.lo < t.best_lo)
-		os_purge_forced((void *)t.lo, t.best_lo - t.lo);
-	if (t.best_hi < t.hi)
-		os_purge_forced((void *)t.best_hi, t.hi - t.best_hi);
-	p->stats.purged += t.count - (t.best_hi - t.best_lo);
-	f->dlo = t.best_lo;
-	f->dhi = t.best_hi;
+	if (sparse)
+		p->stats.purged += t.count - (hi - lo);
+	f->dlo = lo < hi ? lo : 0;
+	f->dhi = lo < hi ? hi : 0;
 }
 
 /* List [addr, addr+size) as a new dirty free run, merged with neighbours. */

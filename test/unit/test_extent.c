@@ -8,12 +8,13 @@
  * the hull of its parts, a run is placed over a free run's dirty span and
  * a split cuts the span exactly; a big freed run's span is what the
  * program touched (the hull of its resident pages, or their largest
- * stretch when sparse, the rest purged at once); a large run grows into a
- * free neighbour and shrinks in place; huge mappings are counted, resized
- * and their process-wide peaks kept; a freed huge mapping is kept as the
- * spare (its tail purged) and reused when it fits; a collapsed heap or a
- * left thread purges, and a guess proven wrong is not repeated; the free
- * runs of a chunk go back to the kernel with pages_unmap_free.
+ * stretch when sparse, the rest purged at once, swapped-out pages too); a
+ * large run grows into a free neighbour and shrinks in place; huge
+ * mappings are counted, resized and their process-wide peaks kept; a freed
+ * huge mapping is kept as the spare (its tail purged) and reused when it
+ * fits; a collapsed heap or a left thread purges, and a guess proven wrong
+ * is not repeated; the free runs of a chunk go back to the kernel with
+ * pages_unmap_free.
  * Purging by time is held back (dirty_decay_ms -1, a large dirty_max) so
  * that the dirty figures are the test's to read.
  */
@@ -27,6 +28,8 @@
 #include "purge.h"
 #include "rtree.h"
 #include "sz.h"
+
+#include <sys/mman.h>
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * KiB)
@@ -272,6 +275,44 @@ static int test_touched(void) {
 	return CHECK_OK;
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/* pages: a freed big run whose pages were swapped out (mincore calls them
+ * not resident, yet they keep their bytes) is not taken to read as zero.
+ * Needs swap: not applicable when the kernel keeps the pages resident. */
+static int test_swapped(void) {
+	pages_t p;
+	bool z;
+	CHECK_DO(pages_new(&p));
+	extent_t *e = extent_run_alloc(&p, NULL, 2 * MiB, PAGE, EXTENT_LARGE,
+	    &z);
+	CHECK(e != NULL);
+	uintptr_t at = e->addr;
+	CHECK(os_nohuge((void *)at, 2 * MiB) == 0);
+	memset((void *)at, 0x77, 2 * MiB);
+	static unsigned char vec[2 * MiB / 4096];
+	size_t n = 2 * MiB / PAGE, resident = 0;
+	CHECK(n <= sizeof(vec));
+	if (madvise((void *)at, 2 * MiB, MADV_PAGEOUT) != 0)
+		NOT_APPLICABLE("no MADV_PAGEOUT");
+	CHECK(mincore((void *)at, 2 * MiB, vec) == 0);
+	for (size_t i = 0; i < n; i++)
+		resident += vec[i] & 1;
+	if (resident != 0)
+		NOT_APPLICABLE("the kernel kept the pages resident (no swap)");
+	extent_run_free(&p, e, true);
+	e = extent_run_alloc(&p, NULL, 2 * MiB, PAGE, EXTENT_LARGE, &z);
+	CHECK(e != NULL && e->addr == at);
+	size_t nonzero = 0;
+	for (size_t i = 0; z && i < 2 * MiB; i += PAGE)
+		nonzero += *(unsigned char *)(at + i) != 0;
+	CHECK(nonzero == 0, "%zu pages said to read as zero hold old bytes",
+	    nonzero);
+	return CHECK_OK;
+}
+
 /* huge: a freed huge mapping is kept as the spare (its tail purged) and
  * reused by a request it fits, at most twice as large; a forced purge
  * unmaps it */
@@ -381,6 +422,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(test_grow_shrink),
 	CHECK_ENTRY(test_dirty_span),
 	CHECK_ENTRY(test_touched),
+	CHECK_ENTRY(test_swapped),
 	CHECK_ENTRY(test_huge),
 	CHECK_ENTRY(test_spare),
 	CHECK_ENTRY(test_collapse),
