@@ -70,7 +70,8 @@ static int run_carve(pages_t *p, extent_t *e, uintptr_t start, size_t size) {
 	size_t lead = start - e->addr, trail = e->addr + e->size - start - size;
 	uintptr_t end = start + size;
 	extent_t *spare = NULL;
-	if (lead != 0 && trail != 0 && (spare = pages_desc_get_locked(p)) == NULL) {
+	if (lead != 0 && trail != 0 &&
+	    (spare = pages_desc_get_locked(p)) == NULL) {
 		pages_insert_locked(p, e);
 		return ENOMEM;
 	}
@@ -106,8 +107,8 @@ static uintptr_t run_place(const extent_t *e, size_t size, size_t align,
  * bigger than a chunk, which a big request would want whole again; a chunk
  * is mapped for it instead. */
 static extent_t *run_take(pages_t *p, size_t need, extent_kind_t kind) {
-	extent_t *e = pages_find_locked(p, need, kind == EXTENT_SLAB ? PAGES_CHUNK
-	    : SIZE_MAX);
+	extent_t *e = pages_find_locked(p, need,
+	    kind == EXTENT_SLAB ? PAGES_CHUNK : SIZE_MAX);
 	if (e == NULL)
 		e = pages_chunk_map(p, need);
 	if (e != NULL)

@@ -102,7 +102,8 @@ static void dirty_unlink(pages_t *p, extent_t *e) {
  * clean ones after the head. */
 static void bin_link(pages_t *p, unsigned b, extent_t *e) {
 	extent_t *head = p->bins[b];
-	if (head == NULL || extent_dirty_bytes(e) != 0 || extent_dirty_bytes(head) == 0) {
+	if (head == NULL || extent_dirty_bytes(e) != 0 ||
+	    extent_dirty_bytes(head) == 0) {
 		e->prev = NULL;
 		e->next = head;
 		if (head != NULL)
@@ -179,8 +180,8 @@ static void run_absorb(pages_t *p, extent_t *a, extent_t *b) {
 /* Merge the unlisted free run e with its free neighbours; returns the
  * result (not yet inserted). */
 extent_t *pages_coalesce_locked(pages_t *p, extent_t *e) {
-	extent_t *prev = e->addr >= PAGE ? pages_neighbour_locked(p, e->addr - PAGE)
-	    : NULL;
+	extent_t *prev = e->addr >= PAGE ?
+	    pages_neighbour_locked(p, e->addr - PAGE) : NULL;
 	if (prev != NULL) {
 		pages_remove_locked(p, prev);
 		run_absorb(p, prev, e);
@@ -295,8 +296,9 @@ static void pages_check_locked(pages_t *p) {
 			BM_ASSERT(e->next == NULL || e->next->prev == e);
 			BM_ASSERT(rtree_lookup((void *)e->addr) == e);
 			BM_ASSERT(rtree_lookup((void *)(e->addr + e->size - PAGE)) == e);
-			BM_ASSERT(extent_dirty_bytes(e) == 0 || (e->dlo >= e->addr &&
-			    e->dhi <= e->addr + e->size && e->dlo < e->dhi));
+			BM_ASSERT(extent_dirty_bytes(e) == 0 ||
+			    (e->dlo >= e->addr && e->dhi <= e->addr + e->size &&
+			    e->dlo < e->dhi));
 			dirty += extent_dirty_bytes(e);
 		}
 	}
@@ -362,14 +364,16 @@ static void run_touched_span(pages_t *p, extent_t *f) {
 	unsigned char vec[PAGES_RESIDENT_BATCH];
 	pages_touched_t t = { 0, 0, 0, 0, 0 };
 	uintptr_t cur = 0, end = f->addr + f->size;
-	for (uintptr_t at = f->addr; at < end; at += PAGES_RESIDENT_BATCH * PAGE) {
+	for (uintptr_t at = f->addr; at < end;
+	    at += PAGES_RESIDENT_BATCH * PAGE) {
 		size_t n = MIN(PAGES_RESIDENT_BATCH, (end - at) / PAGE);
 		if (os_resident_pages((void *)at, n, vec) != 0)
 			return;
 		pages_touched_add(&t, at, vec, n, &cur);
 	}
 	bool sparse = t.count < (t.hi - t.lo) / PAGES_TOUCHED_DENSE;
-	uintptr_t lo = sparse ? t.best_lo : t.lo, hi = sparse ? t.best_hi : t.hi;
+	uintptr_t lo = sparse ? t.best_lo : t.lo;
+	uintptr_t hi = sparse ? t.best_hi : t.hi;
 	if (t.count == 0)
 		lo = hi = f->addr;
 	if (run_discard(f->addr, lo) != 0 || run_discard(hi, end) != 0)

@@ -173,9 +173,9 @@ static int test_huge(void) {
 	huge_stats_get(&h1);
 	st = stats_of(&p);
 	CHECK(st.n_huge == 0 && st.huge == 0 && rtree_lookup((void *)xa) == NULL);
-	CHECK(st.spare == 80 * MiB && st.mapped == 80 * MiB, "spare %zu, mapped "
-	    "%zu: the larger freed mapping is not the spare", st.spare,
-	    st.mapped);
+	CHECK(st.spare == 80 * MiB && st.mapped == 80 * MiB, "spare %zu, "
+	    "mapped %zu: the larger freed mapping is not the spare",
+	    st.spare, st.mapped);
 	CHECK(h1.count == h0.count && h1.bytes == h0.bytes);
 	CHECK(h1.count_peak >= 2 && h1.bytes_peak >= 130 * MiB,
 	    "peaks %lu / %lu fell after the frees",
@@ -341,7 +341,8 @@ static int test_spare(void) {
 	CHECK(stats_of(&p).spare == 0 && stats_of(&p).huge == 40 * MiB);
 	huge_free(&p, y);
 	extent_t *s = huge_alloc(&p, 16 * MiB, PAGE, &z);
-	CHECK(s != NULL && s->addr != xa && z, "the 40 MiB spare served 16 MiB");
+	CHECK(s != NULL && s->addr != xa && z,
+	    "the 40 MiB spare served 16 MiB");
 	huge_free(&p, s);
 	CHECK(stats_of(&p).spare == 40 * MiB, "a smaller mapping replaced the "
 	    "spare");
