@@ -141,7 +141,7 @@ extent_t *extent_run_alloc(pages_t *p, extent_t *desc, size_t size,
 		rtree_set_range((void *)start, size, desc);
 	else
 		rtree_set((void *)start, desc);
-	p->stats.active += size;
+	pages_stat_set(&p->stats.active, p->stats.active + size);
 	if (kind == EXTENT_SLAB)
 		p->stats.slab += size;
 	else
@@ -157,7 +157,7 @@ void extent_run_free(pages_t *p, extent_t *desc, bool recycle) {
 		rtree_set_range((void *)desc->addr, desc->size, NULL);
 	else
 		rtree_set((void *)desc->addr, NULL);
-	p->stats.active -= desc->size;
+	pages_stat_set(&p->stats.active, p->stats.active - desc->size);
 	if (desc->kind == EXTENT_SLAB)
 		p->stats.slab -= desc->size;
 	else
@@ -183,7 +183,7 @@ int extent_run_grow(pages_t *p, extent_t *desc, size_t new_size) {
 	else
 		pages_desc_put_locked(p, n);
 	desc->size = new_size;
-	p->stats.active += take;
+	pages_stat_set(&p->stats.active, p->stats.active + take);
 	purge_note_active_locked(p);
 	mutex_unlock(&p->lock);
 	return 0;
@@ -193,7 +193,7 @@ void extent_run_shrink(pages_t *p, extent_t *desc, size_t new_size) {
 	mutex_lock(&p->lock);
 	size_t cut = desc->size - new_size;
 	desc->size = new_size;
-	p->stats.active -= cut;
+	pages_stat_set(&p->stats.active, p->stats.active - cut);
 	purge_freed_locked(p, desc->addr + new_size, cut);
 	mutex_unlock(&p->lock);
 }

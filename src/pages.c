@@ -89,13 +89,13 @@ static void dirty_link(pages_t *p, extent_t *e) {
 	e->dnext = at->dnext;
 	at->dnext->dprev = e;
 	at->dnext = e;
-	p->stats.dirty += extent_dirty_bytes(e);
+	pages_stat_set(&p->stats.dirty, p->stats.dirty + extent_dirty_bytes(e));
 }
 
 static void dirty_unlink(pages_t *p, extent_t *e) {
 	e->dprev->dnext = e->dnext;
 	e->dnext->dprev = e->dprev;
-	p->stats.dirty -= extent_dirty_bytes(e);
+	pages_stat_set(&p->stats.dirty, p->stats.dirty - extent_dirty_bytes(e));
 }
 
 /* Link e into bin b: dirty runs at the head (reused first: no page faults),

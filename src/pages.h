@@ -64,7 +64,8 @@ BM_INLINE void extent_tag(extent_t *e, extent_kind_t kind, void *owner) {
 typedef struct {
 	size_t mapped;          /* chunk bytes mapped */
 	size_t active;          /* bytes in slab and large runs */
-	size_t dirty;           /* bytes in the free runs' dirty spans */
+	size_t dirty;           /* bytes in the free runs' dirty spans (these
+	                         * two: stored with pages_stat_set) */
 	size_t huge;            /* bytes in huge mappings */
 	uint64_t purged;        /* bytes purged so far */
 	uint64_t purge_runs;    /* purge passes that purged something */
@@ -106,6 +107,13 @@ typedef struct pages_s {
 	struct pages_s *reg_next;         /* registry of every pages_t */
 	pages_stats_t stats;
 } pages_t;
+
+/* Store v into *stat, p->stats.active or p->stats.dirty (lock held): the
+ * background purger reads those two without the lock (a hint), so their
+ * one writer stores them atomically (relaxed). */
+BM_INLINE void pages_stat_set(size_t *stat, size_t v) {
+	__atomic_store_n(stat, v, __ATOMIC_RELAXED);
+}
 
 /* The bytes of e's dirty span (0: the free run reads as zero). */
 BM_INLINE size_t extent_dirty_bytes(const extent_t *e) {
