@@ -9,7 +9,10 @@
 #include "alloc.h"
 #include "arena.h"
 #include "base.h"
+#include "bg.h"
 #include "conf.h"
+#include "extent.h"
+#include "huge.h"
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
@@ -33,6 +36,7 @@ static size_t malloc_fast_max = SZ_LOOKUP_MAX;
 
 static int malloc_boot_once(void) {
 	conf_boot();
+	bg_boot();
 	sz_boot();
 	slab_boot();
 	if (os_boot() != 0) {
@@ -73,6 +77,7 @@ void malloc_postfork_parent(void) {
 void malloc_postfork_child(void) {
 	mutex_postfork_child();
 	arena_postfork_child();
+	bg_postfork_child();
 }
 
 __attribute__((constructor)) static void malloc_constructor(void) {
@@ -189,8 +194,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
-	*zeroed = true;
-	return arena_malloc_huge(a, PAGE_CEILING(MAX(size, 1)), alignment);
+	return arena_malloc_huge(a, PAGE_CEILING(MAX(size, 1)), alignment, zeroed);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -213,6 +217,7 @@ BM_NOINLINE static void *malloc_plain(size_t size, size_t alignment,
 	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
 	if (p == NULL)
 		return malloc_enomem();
+	bg_maybe_start(&a->pages);
 	if (zero && !zeroed)
 		malloc_zero(p, size);
 	return p;
@@ -229,8 +234,8 @@ BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
 	if (usize != 0 && usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN) {
 		p = arena_malloc_large(a, usize, alignment, &zeroed);
 	} else {
-		zeroed = true;
-		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment);
+		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment,
+		    &zeroed);
 	}
 	if (p == NULL)
 		return malloc_enomem();
@@ -361,9 +366,10 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 		size_t usize = sz_s2u(size);
 		if (size <= SZ_SMALL_MAX || usize >= SZ_HUGE_MIN)
 			return NULL;
-		if (usize < e->size)
+		if (usize < e->size) {
 			extent_run_shrink(&a->pages, e, usize);
-		else if (usize > e->size &&
+			bg_wake();
+		} else if (usize > e->size &&
 		    extent_run_grow(&a->pages, e, usize) != 0)
 			return NULL;
 		return p;
@@ -374,7 +380,7 @@ static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (usize == e->size)
 		return p;
 	int saved = errno;
-	if (extent_huge_resize(&a->pages, e, usize) == 0)
+	if (huge_resize(&a->pages, e, usize) == 0)
 		return (void *)e->addr;
 	/* A shrink the kernel refused (too many mappings to cut this one)
 	 * keeps the block as it is, as glibc does. */

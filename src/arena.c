@@ -14,8 +14,12 @@
  * path, and what it changes (live, refills) stays within that slab.
  */
 #include "arena.h"
+#include "bg.h"
+#include "extent.h"
+#include "huge.h"
 #include "log.h"
 #include "mutex.h"
+#include "purge.h"
 #include "rtree.h"
 
 #include <errno.h>
@@ -109,6 +113,7 @@ static void arena_tidy(arena_t *a);
 
 void arena_release(arena_t *a) {
 	arena_tidy(a);
+	purge_left(&a->pages);
 	mutex_lock(&pool_lock);
 	a->pool_next = pool;
 	pool = a;
@@ -118,6 +123,9 @@ void arena_release(arena_t *a) {
 }
 
 void arena_postfork_child(void) {
+	unsigned n = arena_count();
+	for (unsigned i = 0; i < n; i++)
+		purge_postfork_child(&arenas[i]->pages);
 	arena_t **link = &pool;
 	while (*link != NULL) {
 		arena_t *a = *link;
@@ -154,7 +162,7 @@ size_t arena_unmap_free_all(void) {
 }
 
 void arena_purge(arena_t *a) {
-	pages_purge(&a->pages, true);
+	purge_pages(&a->pages, true);
 }
 
 void arena_purge_all(void) {
@@ -284,6 +292,7 @@ static void arena_slab_refile(arena_t *a, slab_t *s) {
 void arena_free_local_slow(arena_t *a, slab_t *s) {
 	int saved = errno;
 	arena_slab_refile(a, s);
+	bg_wake();
 	errno = saved;
 }
 
@@ -329,6 +338,7 @@ void arena_free_remote(slab_t *s, void *p) {
 	if (arena_claim(a)) {
 		arena_free_claimed(a, s, p);
 		arena_unclaim(a);
+		bg_wake();
 		return;
 	}
 	if (!slab_free_remote(s, p))
@@ -437,20 +447,23 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 	return (void *)e->addr;
 }
 
-void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
-	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
+void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
+    bool *zeroed) {
+	extent_t *e = huge_alloc(&a->pages, size, alignment, zeroed);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
-		e = extent_huge_alloc(&a->pages, size, alignment);
+		e = huge_alloc(&a->pages, size, alignment, zeroed);
 	return e != NULL ? (void *)e->addr : NULL;
 }
 
 void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
 	int saved = errno;
-	if (e->kind == EXTENT_LARGE)
+	if (e->kind == EXTENT_LARGE) {
 		extent_run_free(&a->pages, e, true);
-	else
-		extent_huge_free(&a->pages, e);
+		bg_wake();
+	} else {
+		huge_free(&a->pages, e);
+	}
 	errno = saved;
 }
 

@@ -10,6 +10,8 @@
  * pool, a thread freeing into it takes the token for that one free and
  * frees as the owner would (so the memory of exited threads is given back
  * when other threads free it), or pushes remotely when the token is busy.
+ * An exiting thread's arena purges its dirty pages (purge_left), and
+ * frees that leave dirty runs wake the background purger (bg).
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.
  * Statistics: other threads never read the bins. The owner publishes each
@@ -22,7 +24,7 @@
 
 #include "common.h"
 #include "base.h"
-#include "extent.h"
+#include "pages.h"
 #include "slab.h"
 #include "sz.h"
 
@@ -88,12 +90,15 @@ void arena_free_remote(slab_t *s, void *p);
  * alignment; *zeroed tells if the memory reads as zero. NULL on failure. */
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed);
-/* Huge allocation (own mapping); zeroed. NULL on failure. */
-void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);
+/* Huge allocation (own mapping, or the arena's spare huge mapping);
+ * *zeroed tells if it reads as zero. NULL on failure. */
+void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
+    bool *zeroed);
 /* Free a large or huge run, from any thread. */
 void arena_free_run(extent_t *e);
-/* In the fork child: drop from the pool the arenas whose token a vanished
- * thread held (their state may be mid-update). */
+/* In the fork child: list again the page runs vanished threads were
+ * purging, and drop from the pool the arenas whose token a vanished thread
+ * held (their state may be mid-update). */
 void arena_postfork_child(void);
 /* Unmap every arena's free runs (a map failed); the bytes given back. */
 size_t arena_unmap_free_all(void);

@@ -1,9 +1,10 @@
 /*
  * os: the only file that calls mmap, munmap, mremap and madvise, and the only
  * one that reads system facts (THP mode from /sys, CPU count, clock, auxv),
- * opens files, writes to fds, and creates thread keys. Every call is
- * thread-safe and lock-free; counters are relaxed atomics. /sys is read with
- * open/read into a stack buffer: no stdio, no allocation. Reads and writes
+ * opens files, writes to fds, creates thread keys and starts threads (the
+ * background purger). Every call is thread-safe, and all but
+ * os_thread_start are lock-free; counters are relaxed atomics. /sys is read
+ * with open/read into a stack buffer: no stdio, no allocation. Reads and writes
  * use the raw system calls (syscall(2)), so none is a cancellation point: a
  * thread with a pending cancel finishes what the allocator writes.
  * The int-returning calls that act on memory give their error as the value
@@ -20,6 +21,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -221,20 +223,16 @@ int os_purge_lazy(void *addr, size_t size) {
 	return os_advise(addr, size, MADV_FREE);
 }
 
-size_t os_resident(void *addr, size_t size) {
-	unsigned char vec[1024];
-	size_t resident = 0;
+int os_resident_pages(void *addr, size_t npages, unsigned char *vec) {
 	int saved = errno;
-	for (size_t off = 0; off < size; off += sizeof(vec) * PAGE) {
-		size_t len = MIN(size - off, sizeof(vec) * PAGE);
-		if (mincore((char *)addr + off, len, vec) != 0) {
-			errno = saved;
-			return size;
-		}
-		for (size_t i = 0; i < (len + PAGE - 1) / PAGE; i++)
-			resident += (vec[i] & 1) ? PAGE : 0;
+	if (mincore(addr, npages * PAGE, vec) != 0) {
+		int err = errno;
+		errno = saved;
+		return err;
 	}
-	return resident;
+	for (size_t i = 0; i < npages; i++)
+		vec[i] &= 1;
+	return 0;
 }
 
 int os_huge(void *addr, size_t size) {
@@ -263,6 +261,41 @@ uint64_t os_now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void os_sleep_ns(uint64_t ns) {
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+	    (long)(ns % 1000000000u) };
+	int saved = errno;
+	nanosleep(&ts, NULL);
+	errno = saved;
+}
+
+/* The thread's stack: enough for the purger, and not the 8 MiB default. */
+#define OS_THREAD_STACK ((size_t)256 << 10)
+
+void os_thread_name(const char *name) {
+	pthread_setname_np(pthread_self(), name);
+}
+
+int os_thread_start(void *(*fn)(void *)) {
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) != 0)
+		return EAGAIN;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, OS_THREAD_STACK);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int err = pthread_create(&t, &attr, fn, NULL);
+	if (err == EINVAL) {  /* the program's TLS needs a bigger stack */
+		pthread_attr_setstacksize(&attr, OS_THREAD_STACK * 32);
+		err = pthread_create(&t, &attr, fn, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return err;
 }
 
 void os_stats_get(os_stats_t *out) {

@@ -1,14 +1,15 @@
 /*
  * os: the only module that calls the platform: memory (mmap, munmap, mremap,
  * madvise, mincore), system facts (page size, THP mode, CPU count, monotonic
- * clock, the kernel's random bytes, the pid), files and fd writes, futexes
- * and thread-exit keys, and what the fork protocol needs of libc (whether
- * the process has threads; the stdio list lock). The lowest layer: it uses
- * no other module. Every function is thread-safe and takes no lock (but
- * os_stdio_lock); none is a cancellation point.
+ * clock, the kernel's random bytes, the pid), files and fd writes, futexes,
+ * thread-exit keys, starting threads (the background purger), and what the
+ * fork protocol needs of libc (whether the process has threads; the stdio
+ * list lock). The lowest layer: it uses no other module. Every function is
+ * thread-safe and takes no lock (but os_stdio_lock and os_thread_start);
+ * none is a cancellation point.
  * Every function returning int returns 0 on success, an errno value on
- * failure; those that act on memory (unmap, commit, decommit, purge, huge)
- * and os_resident leave errno as they found it.
+ * failure; those that act on memory (unmap, commit, decommit, purge, huge,
+ * resident pages) leave errno as they found it.
  */
 #ifndef BM_OS_H
 #define BM_OS_H
@@ -49,9 +50,9 @@ int os_decommit(void *addr, size_t size);
 int os_purge_forced(void *addr, size_t size);
 /* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
 int os_purge_lazy(void *addr, size_t size);
-/* Bytes of [addr, addr+size) resident in RAM (mincore), or size when the
- * kernel cannot tell. Pages swapped out count as not resident. */
-size_t os_resident(void *addr, size_t size);
+/* Which of the npages pages at addr are resident (mincore): vec[i] is 1 or
+ * 0. 0, or an errno value (vec undefined). */
+int os_resident_pages(void *addr, size_t npages, unsigned char *vec);
 /* MADV_HUGEPAGE / MADV_NOHUGEPAGE. */
 int os_huge(void *addr, size_t size);
 int os_nohuge(void *addr, size_t size);
@@ -63,6 +64,14 @@ const char *os_thp_mode_name(os_thp_mode_t mode);
 unsigned os_ncpus(void);
 /* Monotonic time in nanoseconds (coarse clock, cheap). */
 uint64_t os_now_ns(void);
+/* Sleep for ns nanoseconds (less when a signal arrives). */
+void os_sleep_ns(uint64_t ns);
+/* Run fn(NULL) on a new detached thread with every signal blocked and a
+ * small stack; 0, or an errno value. The C library's thread set-up takes
+ * its own locks and allocates: no allocator lock may be held. */
+int os_thread_start(void *(*fn)(void *));
+/* Name the calling thread (at most 15 bytes; shown by ps and top). */
+void os_thread_name(const char *name);
 /* Counters of kernel calls made through this module since start. */
 typedef struct {
 	uint64_t n_mmap, n_munmap, n_madvise, n_mremap;

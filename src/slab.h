@@ -14,7 +14,7 @@
 #define BM_SLAB_H
 
 #include "common.h"
-#include "extent.h"
+#include "pages.h"
 
 typedef enum {
 	SLAB_CURRENT = 1,  /* the bin allocates from it */

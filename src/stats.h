@@ -2,7 +2,7 @@
  * stats: the figures of every layer, gathered on demand, and the tables that
  * declare them. A side wing: nothing on the allocation path calls it; it
  * reads the layers through their own snapshot functions (arena_stats_get,
- * base_stats_get, os_stats_get, extent_huge_stats_get) and adds them up.
+ * base_stats_get, os_stats_get, huge_stats_get) and adds them up.
  *
  * Every figure is one row of one table below (per kind: an arena's, the
  * process's totals, the process's counters, a base's, a size class's). The
@@ -21,8 +21,9 @@
 #include "arena.h"
 #include "base.h"
 #include "emit.h"
-#include "extent.h"
+#include "huge.h"
 #include "os.h"
+#include "pages.h"
 #include "prof.h"
 
 /* A size class's figures (summed over arenas for the totals; class, size,
@@ -52,7 +53,7 @@ typedef struct {
 	base_stats_t b0;
 	base_stats_t base;        /* b0 and every arena's base */
 	os_stats_t os;
-	extent_huge_stats_t huge;
+	huge_stats_t huge;
 	prof_stats_t prof;        /* the heap profiler's (zero when off) */
 	uint64_t prof_dumps;      /* heap dumps written */
 	unsigned narenas, abandoned, in_use;
