@@ -15,8 +15,8 @@ LDFLAGS_SO = -shared -Wl,--version-script=preload/export.map \
 
 # Modules in layer order (see README "Layers").
 # The statistics side wing (emit, stats, report, ctl) reads the layers.
-MODULES = os log conf secret zero hooks mutex sz base rtree extent slab harden arena tsd alloc \
-	emit stats report ctl
+MODULES = os log conf secret zero stackwalk symbol hooks mutex sz base rtree pages purge \
+	extent huge bg slab harden arena tsd lookup prof profdump alloc emit stats report ctl
 # The exported names (preload/*.c); preload.c may throw through C++.
 PRELOAD = preload glibc
 CFLAGS_preload = -fexceptions

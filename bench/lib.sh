@@ -79,6 +79,7 @@ bench_find_allocators() {
 			bench_say "bench: basemalloc: ./libbasemalloc.so is not built (run \`make\`); running without it"
 		fi
 	fi
+	bench_find_profilers "$only"
 	for spec in jemalloc:libjemalloc.so.2:libjemalloc2 \
 		mimalloc:libmimalloc.so.2:libmimalloc2.0 \
 		tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4; do
@@ -91,6 +92,52 @@ bench_find_allocators() {
 			bench_say "bench: $name not found ($so, Debian package $pkg); \`make bench-deps\` installs it; running without it"
 		fi
 	done
+}
+
+# The heap profilers, as columns of their own, only when named in the list
+# (never by default): basemalloc-prof (basemalloc with prof:true at the
+# default rate), jemalloc-prof (jemalloc with prof:true, its default rate is
+# the same 512 KiB), heaptrack (glibc's malloc under Debian's heaptrack, which
+# records every call). bench_env_for gives each its environment or wrapper.
+bench_find_profilers() {
+	local only=$1 lib
+	if [[ "$only" == *",basemalloc-prof,"* ]]; then
+		lib=${BENCH_BASEMALLOC:-$BENCH_ROOT/libbasemalloc.so}
+		if [ -e "$lib" ]; then
+			BENCH_ALLOCS+=(basemalloc-prof)
+			BENCH_LIB[basemalloc-prof]=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
+		fi
+	fi
+	if [[ "$only" == *",jemalloc-prof,"* ]] && lib=$(bench_find_lib libjemalloc.so.2); then
+		BENCH_ALLOCS+=(jemalloc-prof)
+		BENCH_LIB[jemalloc-prof]=$lib
+	fi
+	if [[ "$only" == *",heaptrack,"* ]]; then
+		if command -v heaptrack >/dev/null; then
+			BENCH_ALLOCS+=(heaptrack)
+			BENCH_LIB[heaptrack]=""
+		else
+			bench_say "bench: heaptrack not found (Debian package heaptrack; \`make bench-deps\` installs it)"
+		fi
+	fi
+}
+
+# bench_env_for ALLOC CMD...: sets BENCH_CMD to CMD with the allocator's
+# environment (after CMD's own VAR=VALUE words) or wrapper (heaptrack).
+bench_env_for() {
+	local a=$1
+	shift
+	BENCH_CMD=()
+	while [ $# -gt 0 ] && [[ "$1" == [A-Za-z_]*=* ]]; do
+		BENCH_CMD+=("$1")
+		shift
+	done
+	case $a in
+	basemalloc-prof) BENCH_CMD+=(BASEMALLOC_CONF=prof:true,prof_final:false) ;;
+	jemalloc-prof) BENCH_CMD+=(MALLOC_CONF=prof:true,prof_final:false) ;;
+	heaptrack) BENCH_CMD+=(heaptrack -o "$BENCH_BUILD/heaptrack.out") ;;
+	esac
+	BENCH_CMD+=("$@")
 }
 
 # Drops allocators that cannot run a trivial program (a crash at start-up
@@ -196,6 +243,9 @@ bench_color() {
 	glibc) echo '#555555' ;;
 	basemalloc) echo '#d62728' ;;
 	jemalloc) echo '#1f77b4' ;;
+	basemalloc-prof) echo '#9467bd' ;;
+	jemalloc-prof) echo '#17becf' ;;
+	heaptrack) echo '#8c564b' ;;
 	mimalloc) echo '#2ca02c' ;;
 	tcmalloc) echo '#ff7f0e' ;;
 	*) echo '#9467bd' ;;

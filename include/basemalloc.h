@@ -78,11 +78,13 @@ struct bm_extent_hooks_s {
  * The names, each with its type, unit and meaning, are README.md's "bm_ctl
  * names" table, which is made from the code's tables (src/ctl.c, src/stats.h,
  * src/conf.h): "version", "epoch" (write: refresh the snapshot), "opt.<option>"
- * for each option, "thread.arena", "arenas.*" (counts, size classes),
+ * for each option, "background_thread.*" (the background purger),
+ * "thread.arena", "arenas.*" (counts, size classes),
  * "arena.purge" and "arena.#.purge" (actions), "stats.*" (the totals),
  * "stats.base.*", "stats.b0.*", "stats.bins.#.*", "stats.arenas.#.*" (one
  * arena, read at the call), "stats.base.blocks_list" (size_t words, 5 per
- * block) and, in `make fault` builds, "debug.fault_inject".
+ * block), "prof.dump" (an action: a heap dump; newp a const char * path or
+ * NULL) and, in `make fault` builds, "debug.fault_inject".
  */
 int bm_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
     size_t newlen);

@@ -9,10 +9,16 @@
 #include "alloc.h"
 #include "arena.h"
 #include "base.h"
+#include "bg.h"
 #include "conf.h"
+#include "extent.h"
+#include "huge.h"
 #include "log.h"
+#include "lookup.h"
 #include "mutex.h"
 #include "os.h"
+#include "prof.h"
+#include "profdump.h"
 #include "rtree.h"
 #include "secret.h"
 #include "slab.h"
@@ -26,9 +32,14 @@
 
 static _Atomic int boot_done;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The largest request the small fast paths serve. prof: 0 while the heap
+ * profiler samples, so that every allocation passes malloc_prof's sampler
+ * and the fast paths cost nothing more when it does not. */
+static size_t malloc_fast_max = SZ_LOOKUP_MAX;
 
 static int malloc_boot_once(void) {
 	conf_boot();
+	bg_boot();
 	sz_boot();
 	secret_boot();
 	if (os_boot() != 0) {
@@ -38,6 +49,8 @@ static int malloc_boot_once(void) {
 	}
 	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
+	if (opt_prof && prof_boot() == 0)
+		malloc_fast_max = 0;
 	if (config_hardened)
 		zero_boot();  /* without it zero-size requests are ordinary */
 	return 0;
@@ -69,112 +82,20 @@ void malloc_postfork_parent(void) {
 void malloc_postfork_child(void) {
 	mutex_postfork_child();
 	arena_postfork_child();
+	bg_postfork_child();
 }
 
 __attribute__((constructor)) static void malloc_constructor(void) {
 	malloc_boot();
+	if (opt_prof)
+		prof_boot_late();
 	pthread_atfork(malloc_prefork, malloc_postfork_parent,
 	    malloc_postfork_child);
-}
-
-/* Report a pointer basemalloc did not hand out (or no longer owns). */
-BM_NOINLINE static void malloc_report(const char *call, const char *what,
-    const void *p) {
-	log_error(opt_abort_on_invalid, "%s(): %s %p", call, what, p);
-}
-
-/* Whether p, whose second word holds its slab's free key, is free: certain
- * when the calling thread owns the slab (it walks the slab's lists and the
- * delayed frees), otherwise the key is trusted (a fresh one per slab, so
- * only a copy of a freed block of this very slab can hold it). */
-static bool malloc_block_is_free(slab_t *s, const void *p) {
-	arena_t *a = tsd_tls.arena;
-	if (s->ext.owner != a)
-		return true;
-	return slab_has_free_block(s, (void *)p) || arena_delayed_has(a, p);
-}
-
-/* The descriptor of the allocation that starts at p, or NULL (reported). */
-static extent_t *malloc_lookup(const void *p, const char *call) {
-	extent_t *e = rtree_lookup(p);
-	if (e == NULL)
-		goto invalid;
-	if (e->kind == EXTENT_SLAB) {
-		slab_t *s = (slab_t *)e;
-		if (!slab_block_valid(s, p))
-			goto invalid;
-		if (((const uintptr_t *)p)[1] == slab_key(s) &&
-		    malloc_block_is_free(s, p)) {
-			malloc_report(call, "double free or corruption", p);
-			return NULL;
-		}
-		return e;
-	}
-	if ((e->kind == EXTENT_LARGE || e->kind == EXTENT_HUGE) &&
-	    (uintptr_t)p == e->addr)
-		return e;
-invalid:
-	malloc_report(call, "invalid pointer", p);
-	return NULL;
-}
-
-/* The bytes the program may use in the small block p of s: its class
- * size; hardened builds: the size it asked for (its canary must be intact,
- * else that is reported for call). */
-static size_t malloc_small_size(const slab_t *s, const void *p,
-    const char *call) {
-	if (!config_hardened)
-		return s->block_size;
-	size_t n = slab_tail_get(s, p);
-	if (n != SIZE_MAX)
-		return n;
-	malloc_report(call, "overflow past the end of", p);
-	return s->block_size - SLAB_TAIL;
-}
-
-/* The bytes the program may use at p, the start of e's allocation. */
-static size_t malloc_usable(const extent_t *e, const void *p,
-    const char *call) {
-	if (e->kind == EXTENT_SLAB)
-		return malloc_small_size((const slab_t *)e, p, call);
-	return e->size - HARDEN_GUARD;
 }
 
 BM_NOINLINE static void *malloc_enomem(void) {
 	errno = ENOMEM;
 	return NULL;
-}
-
-/* The smallest small class >= size whose blocks are aligned to alignment
- * (<= PAGE; slabs are page aligned), or SZ_NSMALL when none. */
-BM_INLINE unsigned malloc_small_class(size_t size, size_t alignment) {
-	size_t s = ALIGN_UP(size == 0 ? 1 : size, alignment);
-	if (s > SZ_SMALL_MAX)
-		return SZ_NSMALL;
-	for (unsigned ind = sz_size2index(s); ind < SZ_NSMALL; ind++) {
-		if ((sz_index2size(ind) & (alignment - 1)) == 0)
-			return ind;
-	}
-	return SZ_NSMALL;
-}
-
-/* The small class that serves size bytes at alignment (a power of two >=
- * QUANTUM; hardened builds: with the block's tail), or SZ_NSMALL when the
- * request takes a page run. */
-BM_INLINE unsigned malloc_class(size_t size, size_t alignment) {
-	size_t tail = config_hardened ? SLAB_TAIL : 0;
-	if (alignment > PAGE || size > SZ_SMALL_MAX - tail)
-		return SZ_NSMALL;
-	return malloc_small_class(size + tail, alignment);
-}
-
-/* The usable bytes of the run that serves size bytes at alignment when
- * malloc_class says SZ_NSMALL: a large class, or pages (huge). */
-static size_t malloc_run_size(size_t size, size_t alignment) {
-	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
-	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
-		return usize;
-	return PAGE_CEILING(MAX(size, 1));
 }
 
 /* The small-allocation fast path, the one place it is written: a block of
@@ -189,8 +110,11 @@ BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
  * when the caller must take malloc_slow. */
 BM_INLINE void *malloc_fast(size_t size) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= SZ_LOOKUP_MAX))
+	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
+		if (size > SZ_LOOKUP_MAX)
+			__builtin_unreachable();   /* malloc_fast_max never is */
 		return malloc_pop(a, sz_size2index(size));
+	}
 	return NULL;
 }
 
@@ -224,16 +148,14 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 		if (p != NULL)
 			return p;
 	}
-	unsigned ind = malloc_class(size, alignment);
+	unsigned ind = lookup_class(size, alignment);
 	if (ind < SZ_NSMALL)
 		return config_hardened ? malloc_small_hardened(a, ind, size)
 		    : malloc_small(a, ind);
-	size_t usize = malloc_run_size(size, alignment);
-	if (usize >= SZ_HUGE_MIN || alignment >= SZ_HUGE_MIN) {
-		*zeroed = true;
-		return arena_malloc_huge(a, usize, alignment);
-	}
-	return arena_malloc_large(a, usize, alignment, zeroed);
+	size_t usize = lookup_run_size(size, alignment);
+	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
+		return arena_malloc_large(a, usize, alignment, zeroed);
+	return arena_malloc_huge(a, usize, alignment, zeroed);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -247,7 +169,7 @@ static void malloc_zero(void *p, size_t size) {
 }
 
 /* Boot, find the thread's arena, allocate; errno = ENOMEM on failure. */
-BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+BM_NOINLINE static void *malloc_plain(size_t size, size_t alignment,
     bool zero) {
 	if (malloc_boot() != 0)
 		return malloc_enomem();
@@ -256,16 +178,88 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
 	if (p == NULL)
 		return malloc_enomem();
+	bg_maybe_start(&a->pages);
 	if (zero && !zeroed)
 		malloc_zero(p, size);
 	return p;
 }
 
+/* prof: a sampled allocation is always a page run (small sizes promoted to
+ * whole pages), whose extent carries the sample's record. */
+BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
+    size_t alignment, bool zero) {
+	void *p;
+	bool zeroed = false;
+	size_t usize = size <= SZ_SMALL_MAX ? PAGE_CEILING(MAX(size, 1))
+	    : sz_s2u(size);
+	if (usize != 0 && usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN) {
+		p = arena_malloc_large(a, usize, alignment, &zeroed);
+	} else {
+		p = arena_malloc_huge(a, PAGE_CEILING(size), alignment,
+		    &zeroed);
+	}
+	if (p == NULL)
+		return malloc_enomem();
+	if (zero && !zeroed)
+		malloc_zero(p, size);
+	if (prof_sample_record(rtree_lookup(p), size, a->base))
+		profdump_gdump();
+	return p;
+}
+
+/* prof: the countdown passed zero. */
+BM_NOINLINE static void *malloc_prof_due(arena_t *a, size_t size,
+    size_t alignment, bool zero) {
+	if (size <= PTRDIFF_MAX && prof_sample_pick(size))
+		return malloc_sampled(a, size, alignment, zero);
+	return malloc_plain(size, alignment, zero);
+}
+
+/* prof: a thread's first allocation: boot, take an arena, then count it
+ * like any other. */
+BM_NOINLINE static void *malloc_prof_first(size_t size, size_t alignment,
+    bool zero) {
+	arena_t *a;
+	if (malloc_boot() != 0 || (a = tsd_arena()) == NULL ||
+	    size > PTRDIFF_MAX || !prof_sample_due(size))
+		return malloc_plain(size, alignment, zero);
+	return malloc_sampled(a, size, alignment, zero);
+}
+
+/* prof: every allocation while the profiler samples (malloc_fast_max is 0
+ * then): the countdown, then the sampled path, the small fast path or the
+ * ordinary slow path (tail calls only, so the common path needs no frame). */
+BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
+    bool zero) {
+	arena_t *a = tsd_tls.arena;
+	if (UNLIKELY(a == NULL))
+		return malloc_prof_first(size, alignment, zero);
+	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM. */
+	if (prof_sample_charge(size))
+		return malloc_prof_due(a, size, alignment, zero);
+	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
+		void *p = malloc_pop(a, sz_size2index(size));
+		if (LIKELY(p != NULL))
+			return zero ? memset(p, 0, size) : p;
+	}
+	return malloc_plain(size, alignment, zero);
+}
+
+/* Every allocation the fast paths do not serve. */
+BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
+    bool zero) {
+	if (UNLIKELY(opt_prof))
+		return malloc_prof(size, alignment, zero);
+	return malloc_plain(size, alignment, zero);
+}
+
 /* Hardened builds: malloc and calloc (zero); small blocks of 1 to
- * SZ_LOOKUP_MAX - SLAB_TAIL bytes, which read as zero, on a short path. */
+ * SZ_LOOKUP_MAX - SLAB_TAIL bytes, which read as zero, on a short path
+ * (not while the heap profiler samples). */
 BM_INLINE void *malloc_hardened(size_t size, bool zero) {
 	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size - 1 < SZ_LOOKUP_MAX - SLAB_TAIL)) {
+	if (LIKELY(a != NULL && size - 1 < SZ_LOOKUP_MAX - SLAB_TAIL &&
+	    malloc_fast_max != 0)) {
 		void *p = malloc_small_hardened(a, sz_lookup[(size + SLAB_TAIL +
 		    QUANTUM - 1) >> LG_QUANTUM], size);
 		return LIKELY(p != NULL) ? p : malloc_enomem();
@@ -298,18 +292,20 @@ void *bm_calloc(size_t n, size_t size) {
 static void free_zero(const void *p, const char *call) {
 	int err = zero_free(p);
 	if (err != 0)
-		malloc_report(call, err == EALREADY ? "double free or corruption"
+		lookup_report(call, err == EALREADY ? "double free or corruption"
 		    : "invalid pointer", p);
 }
 
 BM_NOINLINE static void free_slow(void *p, const char *call) {
 	if (config_hardened && zero_owns(p))
 		return free_zero(p, call);
-	extent_t *e = malloc_lookup(p, call);
+	extent_t *e = lookup_alloc(p, call);
 	if (e == NULL)
 		return;
 	if (e->kind == EXTENT_SLAB)
 		log_fatal("%s(): internal error at %p", call, p);
+	if (UNLIKELY(opt_prof))
+		prof_free(e);
 	arena_free_run(e);
 }
 
@@ -319,7 +315,7 @@ BM_NOINLINE static void free_slow(void *p, const char *call) {
 BM_NOINLINE static void free_small_hardened(slab_t *s, void *p,
     const char *call) {
 	if (slab_tail_get(s, p) == SIZE_MAX)
-		malloc_report(call, "overflow past the end of", p);
+		lookup_report(call, "overflow past the end of", p);
 	slab_zero(s, p);
 	arena_t *a = tsd_tls.arena;
 	if (s->ext.owner != a)
@@ -346,7 +342,7 @@ BM_INLINE void free_small_live(slab_t *s, void *p, const char *call) {
  * key). Out of line, so that free's fast path needs no stack frame. */
 BM_NOINLINE static void free_small_slow(slab_t *s, void *p,
     const char *call) {
-	if (malloc_lookup(p, call) != NULL)
+	if (lookup_alloc(p, call) != NULL)
 		free_small_live(s, p, call);
 }
 
@@ -368,25 +364,6 @@ void bm_free(void *p) {
 	free_small((slab_t *)e, p, "free");
 }
 
-/* Whether the allocation at p (described by e) can have been asked for
- * with size bytes at alignment: size is of its class; hardened builds'
- * small blocks: size is the size they recorded. */
-static bool malloc_size_matches(const extent_t *e, const void *p,
-    size_t size, size_t alignment) {
-	if (!IS_POW2(alignment))
-		return false;
-	unsigned ind = malloc_class(size, alignment);
-	if (e->kind != EXTENT_SLAB)
-		return ind == SZ_NSMALL &&
-		    malloc_run_size(size, alignment) == e->size - HARDEN_GUARD;
-	const slab_t *s = (const slab_t *)e;
-	if (config_hardened) {
-		size_t n = slab_tail_get(s, p);
-		return n == size || n == SIZE_MAX;  /* the free reports that */
-	}
-	return ind == s->ext.szind;
-}
-
 BM_NOINLINE static void free_sized_slow(void *p, size_t size,
     size_t alignment, const char *call) {
 	if (p == NULL)
@@ -397,16 +374,17 @@ BM_NOINLINE static void free_sized_slow(void *p, size_t size,
 			    "for %p", call, size, p);
 		return free_zero(p, call);
 	}
-	extent_t *e = malloc_lookup(p, call);
+	extent_t *e = lookup_alloc(p, call);
 	if (e == NULL)
 		return;
-	if (!malloc_size_matches(e, p, size, alignment))
+	if (!lookup_size_fits(e, p, size, alignment))
 		log_error(opt_abort_on_invalid, "%s(): invalid size %zu for %p",
 		    call, size, p);
 	if (e->kind == EXTENT_SLAB)
-		free_small((slab_t *)e, p, call);
-	else
-		arena_free_run(e);
+		return free_small((slab_t *)e, p, call);
+	if (UNLIKELY(opt_prof))
+		prof_free(e);
+	arena_free_run(e);
 }
 
 /* A free that names the size (and alignment, QUANTUM when none) the block
@@ -439,10 +417,10 @@ void malloc_delete_sized(void *p, size_t size, size_t alignment) {
 /* Resize the small block p of s in place when size keeps its class;
  * hardened builds move its canary. NULL when it has to move. */
 static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
-	if (malloc_class(size, QUANTUM) != s->ext.szind)
+	if (lookup_class(size, QUANTUM) != s->ext.szind)
 		return NULL;
 	if (config_hardened) {
-		size_t old = malloc_small_size(s, p, "realloc");
+		size_t old = lookup_usable(&s->ext, p, "realloc");
 		memset((char *)p + old, 0, sizeof(uint64_t));
 		slab_tail_set(s, p, size);
 	}
@@ -450,37 +428,54 @@ static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
 }
 
 /* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. Hardened builds keep
- * large and huge blocks at their size (a guard page follows them; a moved
- * block takes a kept guarded run when there is one, which costs less than
- * moving the guard). */
+ * new address or NULL when it has to move by copying. Hardened builds move
+ * runs: a kept guarded run costs less than moving a guard page. */
 static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (e->kind == EXTENT_SLAB)
 		return realloc_small_in_place((slab_t *)e, p, size);
-	if (malloc_class(size, QUANTUM) != SZ_NSMALL)
+	if (lookup_class(size, QUANTUM) != SZ_NSMALL)
 		return NULL;
-	size_t usize = malloc_run_size(size, QUANTUM);
+	arena_t *a = e->owner;
+	if (config_hardened)
+		return lookup_run_size(size, QUANTUM) + HARDEN_GUARD == e->size ?
+		    p : NULL;
 	if (e->kind == EXTENT_LARGE) {
+		size_t usize = sz_s2u(size);
 		if (usize >= SZ_HUGE_MIN)
 			return NULL;
-		if (config_hardened)  /* moving its guard costs more than a move */
-			return usize == e->size - HARDEN_GUARD ? p : NULL;
-		return arena_large_resize(e, usize) == 0 ? p : NULL;
+		if (usize < e->size) {
+			extent_run_shrink(&a->pages, e, usize);
+			bg_wake();
+		} else if (usize > e->size &&
+		    extent_run_grow(&a->pages, e, usize) != 0)
+			return NULL;
+		return p;
 	}
 	if (size < SZ_HUGE_MIN)
 		return NULL;
-	if (usize == e->size - HARDEN_GUARD)
+	size_t usize = PAGE_CEILING(size);
+	if (usize == e->size)
 		return p;
-	if (config_hardened)
-		return NULL;
-	arena_t *a = e->owner;
 	int saved = errno;
-	if (extent_huge_resize(&a->pages, e, usize) == 0)
+	if (huge_resize(&a->pages, e, usize) == 0)
 		return (void *)e->addr;
 	/* A shrink the kernel refused (too many mappings to cut this one)
 	 * keeps the block as it is, as glibc does. */
 	errno = saved;
-	return usize < e->size - HARDEN_GUARD ? p : NULL;
+	return usize < e->size ? p : NULL;
+}
+
+/* prof: run e was resized in place from old to size bytes: a sample keeps
+ * its record with the new size; an unsampled run's growth is charged to the
+ * countdown like an allocation of that many bytes. */
+BM_NOINLINE static void malloc_prof_resized(extent_t *e, size_t old,
+    size_t size) {
+	arena_t *a = tsd_arena();
+	if (prof_resize(e, size) || size <= old || a == NULL ||
+	    !prof_sample_due(size - old))
+		return;
+	if (prof_sample_record(e, size, a->base))
+		profdump_gdump();
 }
 
 void *bm_realloc(void *p, size_t size) {
@@ -495,17 +490,20 @@ void *bm_realloc(void *p, size_t size) {
 	size_t old = 0;
 	if (config_hardened && zero_owns(p)) {
 		if (!zero_live(p)) {
-			malloc_report("realloc", "invalid pointer", p);
+			lookup_report("realloc", "invalid pointer", p);
 			return NULL;
 		}
 	} else {
-		extent_t *e = malloc_lookup(p, "realloc");
+		extent_t *e = lookup_alloc(p, "realloc");
 		if (e == NULL)
 			return NULL;
+		old = lookup_usable(e, p, "realloc");
 		void *q = realloc_in_place(e, p, size);
-		if (q != NULL)
+		if (q != NULL) {
+			if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
+				malloc_prof_resized(e, old, size);
 			return q;
-		old = malloc_usable(e, p, "realloc");
+		}
 	}
 	void *q = bm_malloc(size);
 	if (q == NULL)
@@ -574,11 +572,11 @@ size_t bm_malloc_usable_size(const void *p) {
 		return 0;
 	if (config_hardened && zero_owns(p)) {
 		if (!zero_live(p))
-			malloc_report("malloc_usable_size", "invalid pointer", p);
+			lookup_report("malloc_usable_size", "invalid pointer", p);
 		return 0;
 	}
-	extent_t *e = malloc_lookup(p, "malloc_usable_size");
-	return e != NULL ? malloc_usable(e, p, "malloc_usable_size") : 0;
+	extent_t *e = lookup_alloc(p, "malloc_usable_size");
+	return e != NULL ? lookup_usable(e, p, "malloc_usable_size") : 0;
 }
 
 /* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */

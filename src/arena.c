@@ -14,8 +14,12 @@
  * path, and what it changes (live, refills) stays within that slab.
  */
 #include "arena.h"
+#include "bg.h"
+#include "extent.h"
+#include "huge.h"
 #include "log.h"
 #include "mutex.h"
+#include "purge.h"
 #include "rtree.h"
 #include "secret.h"
 
@@ -114,6 +118,7 @@ static void arena_tidy(arena_t *a);
 
 void arena_release(arena_t *a) {
 	arena_tidy(a);
+	purge_left(&a->pages);
 	mutex_lock(&pool_lock);
 	a->pool_next = pool;
 	pool = a;
@@ -123,6 +128,9 @@ void arena_release(arena_t *a) {
 }
 
 void arena_postfork_child(void) {
+	unsigned n = arena_count();
+	for (unsigned i = 0; i < n; i++)
+		purge_postfork_child(&arenas[i]->pages);
 	arena_t **link = &pool;
 	while (*link != NULL) {
 		arena_t *a = *link;
@@ -154,17 +162,15 @@ size_t arena_unmap_free_all(void) {
 	size_t total = 0;
 	unsigned n = arena_count();
 	for (unsigned i = 0; i < n; i++) {
-		if (config_hardened)
-			harden_kept_flush(&arenas[i]->harden, &arenas[i]->pages);
+		harden_kept_flush(&arenas[i]->harden, &arenas[i]->pages);
 		total += pages_unmap_free(&arenas[i]->pages);
 	}
 	return total;
 }
 
 void arena_purge(arena_t *a) {
-	if (config_hardened)
-		harden_kept_flush(&a->harden, &a->pages);
-	pages_purge(&a->pages, true);
+	harden_kept_flush(&a->harden, &a->pages);
+	purge_pages(&a->pages, true);
 }
 
 void arena_purge_all(void) {
@@ -294,15 +300,8 @@ static void arena_slab_refile(arena_t *a, slab_t *s) {
 void arena_free_local_slow(arena_t *a, slab_t *s) {
 	int saved = errno;
 	arena_slab_refile(a, s);
+	bg_wake();
 	errno = saved;
-}
-
-/* Free every delayed block (the thread is leaving its arena). */
-static void arena_delayed_flush(arena_t *a) {
-	slab_t *s;
-	void *p;
-	while (config_hardened && (p = harden_delayed_pop(&a->harden, &s)))
-		arena_free_local(a, s, p);
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
@@ -347,6 +346,7 @@ void arena_free_remote(slab_t *s, void *p) {
 	if (arena_claim(a)) {
 		arena_free_claimed(a, s, p);
 		arena_unclaim(a);
+		bg_wake();
 		return;
 	}
 	if (!slab_free_remote(s, p))
@@ -465,11 +465,12 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 	return (void *)e->addr;
 }
 
-void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment) {
+void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
+    bool *zeroed) {
 	size += HARDEN_GUARD;
-	extent_t *e = extent_huge_alloc(&a->pages, size, alignment);
+	extent_t *e = huge_alloc(&a->pages, size, alignment, zeroed);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
-		e = extent_huge_alloc(&a->pages, size, alignment);
+		e = huge_alloc(&a->pages, size, alignment, zeroed);
 	if (e != NULL && config_hardened)
 		harden_guard(e);
 	return e != NULL ? (void *)e->addr : NULL;
@@ -485,8 +486,11 @@ void arena_free_run(extent_t *e) {
 			harden_unguard(e);
 			extent_run_free(&a->pages, e, true);
 		}
+		bg_wake();
 	} else {
-		extent_huge_free(&a->pages, e);
+		if (config_hardened)  /* it may become free pages of the arena */
+			harden_unguard(e);
+		huge_free(&a->pages, e);
 	}
 	errno = saved;
 }
@@ -494,9 +498,11 @@ void arena_free_run(extent_t *e) {
 /* Give back what an exiting thread's arena holds for nothing: collect
  * remote frees, and return empty current and spare slabs to the pages. */
 static void arena_tidy(arena_t *a) {
-	arena_delayed_flush(a);
-	if (config_hardened)
-		harden_kept_flush(&a->harden, &a->pages);
+	slab_t *ds;
+	void *dp;
+	while (config_hardened && (dp = harden_delayed_pop(&a->harden, &ds)))
+		arena_free_local(a, ds, dp);  /* the delayed frees */
+	harden_kept_flush(&a->harden, &a->pages);
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];

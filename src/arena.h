@@ -10,6 +10,8 @@
  * pool, a thread freeing into it takes the token for that one free and
  * frees as the owner would (so the memory of exited threads is given back
  * when other threads free it), or pushes remotely when the token is busy.
+ * An exiting thread's arena purges its dirty pages (purge_left), and
+ * frees that leave dirty runs wake the background purger (bg).
  * Locks: the pool lock (rank ARENA_POOL) guards the registry and the pool;
  * pages.lock (rank ARENA) guards page runs; bins are owner-only.
  * Statistics: other threads never read the bins. The owner publishes each
@@ -22,8 +24,8 @@
 
 #include "common.h"
 #include "base.h"
-#include "extent.h"
 #include "harden.h"
+#include "pages.h"
 #include "slab.h"
 #include "sz.h"
 
@@ -37,7 +39,6 @@ typedef struct {
 	uint32_t nslabs;      /* live slabs */
 	uint64_t nrequests;   /* slow-path refills (stats) */
 } bin_t;
-
 
 /* The owner's bookkeeping of a bin's partial slabs, for the published
  * figures (owner only). */
@@ -92,13 +93,16 @@ void arena_free_remote(slab_t *s, void *p);
  * memory reads as zero. NULL on failure. */
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed);
-/* Huge allocation (own mapping, HARDEN_GUARD bytes of guard after size);
- * zeroed. NULL on failure. */
-void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment);
+/* Huge allocation (own mapping, or the arena's spare huge mapping), with
+ * HARDEN_GUARD bytes of guard after size; *zeroed tells if it reads as
+ * zero. NULL on failure. */
+void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
+    bool *zeroed);
 /* Free a large or huge run, from any thread. */
 void arena_free_run(extent_t *e);
-/* In the fork child: drop from the pool the arenas whose token a vanished
- * thread held (their state may be mid-update). */
+/* In the fork child: list again the page runs vanished threads were
+ * purging, and drop from the pool the arenas whose token a vanished thread
+ * held (their state may be mid-update). */
 void arena_postfork_child(void);
 /* Unmap every arena's free runs (a map failed); the bytes given back. */
 size_t arena_unmap_free_all(void);
@@ -168,15 +172,6 @@ BM_INLINE void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
 	void *old = config_hardened ? harden_delay(&a->harden, s, p, &old_s) : p;
 	if (old != NULL)
 		arena_free_local(a, old_s, old);
-}
-
-/* Resize the large run e in place to usize bytes (default builds: the
- * hardened one moves instead). 0, or ENOMEM (unchanged). */
-BM_INLINE int arena_large_resize(extent_t *e, size_t usize) {
-	pages_t *p = &((arena_t *)e->owner)->pages;
-	if (usize < e->size)
-		extent_run_shrink(p, e, usize);
-	return usize > e->size ? extent_run_grow(p, e, usize) : 0;
 }
 
 /* True when p waits among a's delayed frees (owner only). */

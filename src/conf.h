@@ -43,19 +43,24 @@ typedef enum {
 	    "once it has enough of them (see `src/base.c`). Only matters when " \
 	    "the system THP mode is `madvise`.") \
 	X(dirty_decay_ms, LONG, 0, NULL, -1, 1000, "1000", "ms", \
-	    "purge freed pages that have been dirty this long (checked " \
-	    "whenever an arena frees pages); `0` at once, `-1` never by time. " \
-	    "One second keeps the pages of a program's steady churn, which are " \
-	    "reused within milliseconds, while the memory of a phase that " \
-	    "ended goes back to the kernel about a second later") \
+	    "purge freed pages that have been dirty this long (checked when " \
+	    "an arena frees pages, and by the background thread); `0` at " \
+	    "once, `-1` never by time. One second keeps the pages of a " \
+	    "program's steady churn, which are reused within milliseconds, " \
+	    "while the memory of a phase that ended goes back to the kernel " \
+	    "about a second later. It is also the window of an arena's recent " \
+	    "demand (see Design)") \
 	X(dirty_max, SIZE, 0, NULL, 0, (size_t)16 << 20, "16M", "bytes", \
-	    "an arena purges at once, oldest runs first and down to half, when " \
-	    "its dirty bytes pass the largest of this, its active bytes and " \
-	    "half its peak active bytes; when its active bytes have just fallen " \
+	    "dirty bytes an arena may always keep until they age out; beyond " \
+	    "it, it keeps what its recent peak of active bytes leaves room for " \
+	    "(peak - active) for the decay time, and what twice that peak " \
+	    "leaves room for (2 x peak - active) for a tenth of it, and purges " \
+	    "the rest at once, oldest runs first. When its active bytes fall " \
 	    "below a quarter of this and an eighth of their peak (the program " \
-	    "freed most of its heap) the bound is that quarter, at most once " \
-	    "per decay period. Big runs count only their resident pages as " \
-	    "dirty (mincore)") \
+	    "freed most of its heap) it keeps an eighth of this; that guess, " \
+	    "and the purge when a thread exits, wait twice as long each time " \
+	    "they prove wrong (the memory was needed again within the decay " \
+	    "time)") \
 	X(abort_on_invalid, BOOL, 0, NULL, 0, true, "true", "-", \
 	    "abort after reporting an invalid or double free, a corrupted " \
 	    "free list, a wrong size, an overflow or a write after free") \
@@ -68,7 +73,35 @@ typedef enum {
 	X(junk, BOOL, 0, NULL, 0, false, "false", "-", \
 	    "in `make debug` builds: fill freed small blocks with `0x5a` (past " \
 	    "the two words the free list uses), so a use after free reads " \
-	    "garbage")
+	    "garbage") \
+	X(background_thread, BOOL, 0, NULL, 0, true, "true", "-", \
+	    "return idle memory from a thread of basemalloc's (named " \
+	    "`bm-purge`, every signal blocked), started by an allocation once " \
+	    "the arenas hold 64 MiB of page runs (with a positive " \
+	    "`dirty_decay_ms`); it sleeps while nothing is dirty and leaves " \
+	    "once they hold less and nothing is dirty. `false`: no thread; " \
+	    "dirty pages are then purged only when the program calls the " \
+	    "allocator. A program " \
+	    "that must stay single-threaded (`unshare(CLONE_NEWUSER)`, Python " \
+	    "3.12's warning on `os.fork()` in a threaded process) sets it to " \
+	    "`false`") \
+	X(prof, BOOL, 0, NULL, 0, false, "false", "-", \
+	    "the heap profiler: sample allocations and record their call " \
+	    "stacks (see \"Heap profile\")") \
+	X(prof_sample, SIZE, 0, NULL, 0, (size_t)512 << 10, "512K", "bytes", \
+	    "mean bytes allocated between two samples (exponentially " \
+	    "distributed); `1`: every allocation") \
+	X(prof_final, BOOL, 0, NULL, 0, true, "true", "-", \
+	    "with `prof`: write a heap dump at exit") \
+	X(prof_leak, BOOL, 0, NULL, 0, false, "false", "-", \
+	    "with `prof`: print the stacks still holding sampled memory at " \
+	    "exit, biggest first") \
+	X(prof_gdump, SIZE, 0, NULL, 0, 0, "0", "bytes", \
+	    "with `prof`: write a dump each time the estimated live heap " \
+	    "passes its last peak by this many bytes (`0`: never)") \
+	X(prof_prefix, STRING, 256, NULL, 0, "bmprof", "bmprof", "-", \
+	    "with `prof`: dumps go to `PREFIX.pid.seq.kind.heap` (kind `f` at " \
+	    "exit, `m` on demand, `u` at a new peak)")
 
 /* The declaration of opt_<name> for each kind. */
 #define CONF_DECL_BOOL(name, cap) bool opt_##name

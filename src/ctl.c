@@ -11,10 +11,12 @@
 #include "alloc.h"
 #include "arena.h"
 #include "base.h"
+#include "bg.h"
 #include "conf.h"
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
+#include "profdump.h"
 #include "stats.h"
 #include "sz.h"
 #include "tsd.h"
@@ -96,11 +98,29 @@ __attribute__((constructor)) static void ctl_boot(void) {
 /* ---------------------------------------------------------------------- */
 /* Names of their own */
 
-static int ctl_get_version(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->s = BM_VERSION;
-	return 0;
+/* A name of its own without '#' whose value is expr, in member m of the
+ * value: ctl_get_NAME. */
+#define CTL_GETTER(name, m, expr) \
+	static int ctl_get_##name(const unsigned *idx, ctl_value_t *v) { \
+		(void)idx; \
+		v->m = (expr); \
+		return 0; \
+	}
+
+static bg_stats_t ctl_bg(void) {
+	bg_stats_t b;
+	bg_stats_get(&b);
+	return b;
 }
+
+CTL_GETTER(version, s, BM_VERSION)
+CTL_GETTER(bg_running, b, ctl_bg().running)
+CTL_GETTER(bg_starts, q, ctl_bg().starts)
+CTL_GETTER(bg_passes, q, ctl_bg().passes)
+CTL_GETTER(narenas, u, arena_count())
+CTL_GETTER(abandoned, u, arena_count_abandoned())
+CTL_GETTER(nbins, u, SZ_NSMALL)
+#undef CTL_GETTER
 
 static int ctl_get_epoch(const unsigned *idx, ctl_value_t *v) {
 	(void)idx;
@@ -136,18 +156,6 @@ static int ctl_get_thread_arena(const unsigned *idx, ctl_value_t *v) {
 	return 0;
 }
 
-static int ctl_get_narenas(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->u = arena_count();
-	return 0;
-}
-
-static int ctl_get_abandoned(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->u = arena_count_abandoned();
-	return 0;
-}
-
 static int ctl_get_in_use(const unsigned *idx, ctl_value_t *v) {
 	(void)idx;
 	unsigned n = arena_count(), ab = arena_count_abandoned();
@@ -161,12 +169,6 @@ static int ctl_get_adopted(const unsigned *idx, ctl_value_t *v) {
 	v->q = 0;
 	for (unsigned i = 0; i < n; i++)
 		v->q += arena_adopted(arena_get(i));
-	return 0;
-}
-
-static int ctl_get_nbins(const unsigned *idx, ctl_value_t *v) {
-	(void)idx;
-	v->u = SZ_NSMALL;
 	return 0;
 }
 
@@ -214,6 +216,18 @@ static int ctl_act_purge_one(const unsigned *idx, const void *newp,
 	return 0;
 }
 
+/* newp: a const char * path, or NULL (or no newp) for the next name. */
+static int ctl_act_prof_dump(const unsigned *idx, const void *newp,
+    size_t newlen) {
+	const char *path = NULL;
+	(void)idx;
+	if (newp != NULL && newlen != sizeof(path))
+		return EINVAL;
+	if (newp != NULL)
+		memcpy(&path, newp, sizeof(path));
+	return profdump_write(path);
+}
+
 #ifdef BM_FAULT_INJECT
 /* newp: a uint64_t n; the n-th OS map from now fails (0 = none). */
 static int ctl_act_fault_inject(const unsigned *idx, const void *newp,
@@ -239,6 +253,12 @@ static const ctl_row_t ctl_rows[] = {
 	N("epoch", CTL_U64, "count", ctl_get_epoch, ctl_set_epoch,
 	    "snapshot number; writing refreshes the snapshot")
 	{ CTL_ROW_OPTIONS, "opt.", 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0 },
+	N("background_thread.running", CTL_BOOL, "-", ctl_get_bg_running, NULL,
+	    "whether the background purger runs now")
+	N("background_thread.starts", CTL_U64, "count", ctl_get_bg_starts, NULL,
+	    "times the background purger was started")
+	N("background_thread.passes", CTL_U64, "count", ctl_get_bg_passes, NULL,
+	    "passes the background purger made over the arenas")
 	N("thread.arena", CTL_UNSIGNED, "index", ctl_get_thread_arena, NULL,
 	    "index of the calling thread's arena")
 	N("arenas.narenas", CTL_UNSIGNED, "count", ctl_get_narenas, NULL,
@@ -261,6 +281,9 @@ static const ctl_row_t ctl_rows[] = {
 	    "purge every arena's dirty pages now")
 	N("arena.#.purge", CTL_ACTION, "-", NULL, ctl_act_purge_one,
 	    "purge arena #'s dirty pages now")
+	N("prof.dump", CTL_ACTION, "-", NULL, ctl_act_prof_dump, "write a heap "
+	    "dump; `newp`: a `const char *` path, or NULL (or no `newp`) for "
+	    "the next `PREFIX.pid.seq.m.heap`; `EAGAIN` without `prof:true`")
 	FIG("stats.", ARENA, false, false, offsetof(stats_t, arenas), "")
 	FIG("stats.", TOTAL, false, false, 0, "")
 	FIG("stats.base.", BASE, false, false, offsetof(stats_t, base),
@@ -374,16 +397,10 @@ static bool ctl_lookup(const char *name, ctl_target_t *t) {
 
 /* Options read as their C type; choices and strings as a const char *. */
 static ctl_type_t ctl_option_type(const conf_opt_t *o) {
-	switch (o->type) {
-	case CONF_BOOL:
-		return CTL_BOOL;
-	case CONF_LONG:
-		return CTL_LONG;
-	case CONF_SIZE:
-		return CTL_SIZE;
-	default:
-		return CTL_STRING;
-	}
+	static const uint8_t types[] = { [CONF_BOOL] = CTL_BOOL,
+	    [CONF_LONG] = CTL_LONG, [CONF_SIZE] = CTL_SIZE,
+	    [CONF_ENUM] = CTL_STRING, [CONF_STRING] = CTL_STRING };
+	return (ctl_type_t)types[o->type];
 }
 
 static ctl_type_t ctl_target_type(const ctl_target_t *t) {
@@ -518,6 +535,8 @@ static void ctl_info_name(const ctl_row_t *r, ctl_info_t *out) {
 	out->type = ctl_type_name[r->type];
 	if (r->type == CTL_ACTION && strcmp(r->name, "debug.fault_inject") == 0)
 		out->type = "action (fault builds)";
+	if (r->type == CTL_ACTION && strcmp(r->name, "prof.dump") == 0)
+		out->type = "action (prof)";
 	out->unit = r->unit;
 	out->read = r->type == CTL_ACTION ? "-" : "now";
 	log_format(out->name, sizeof(out->name), "%s", r->name);

@@ -40,32 +40,9 @@ void emit_printf(emit_t *e, const char *fmt, ...) {
 	va_end(ap);
 }
 
-/* "123 B", "1.5 KiB", "12.0 MiB", ... */
-static const char *emit_format_bytes(char *buf, size_t cap, uint64_t v) {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	unsigned u = 0;
-	uint64_t scale = 1;
-	while (u < 4 && v >= scale * 1024) {
-		scale *= 1024;
-		u++;
-	}
-	if (u == 0) {
-		log_format(buf, cap, "%lu B", (unsigned long)v);
-		return buf;
-	}
-	uint64_t whole = v / scale, tenth = ((v % scale) * 10 + scale / 2) / scale;
-	if (tenth == 10) {
-		whole++;
-		tenth = 0;
-	}
-	log_format(buf, cap, "%lu.%lu %s", (unsigned long)whole,
-	    (unsigned long)tenth, units[u]);
-	return buf;
-}
-
 const char *emit_format(char *buf, size_t cap, emit_unit_t unit, uint64_t v) {
 	if (unit == EMIT_BYTES)
-		return emit_format_bytes(buf, cap, v);
+		return log_format_bytes(buf, cap, v);
 	if (unit == EMIT_COUNT)
 		log_format(buf, cap, "%lu", (unsigned long)v);
 	else if (v == UINT64_MAX)

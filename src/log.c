@@ -148,3 +148,25 @@ void log_error(bool fatal, const char *fmt, ...) {
 void log_assert_fail(const char *file, int line, const char *expr) {
 	log_fatal("%s:%d: assertion failed: %s", file, line, expr);
 }
+
+const char *log_format_bytes(char *buf, size_t cap, uint64_t v) {
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+	uint64_t scale = 1;
+	while (u < 4 && v >= scale * 1024) {
+		scale *= 1024;
+		u++;
+	}
+	if (u == 0) {
+		log_format(buf, cap, "%lu B", (unsigned long)v);
+		return buf;
+	}
+	uint64_t whole = v / scale, tenth = ((v % scale) * 10 + scale / 2) / scale;
+	if (tenth == 10) {
+		whole++;
+		tenth = 0;
+	}
+	log_format(buf, cap, "%lu.%lu %s", (unsigned long)whole,
+	    (unsigned long)tenth, units[u]);
+	return buf;
+}

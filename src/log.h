@@ -13,6 +13,8 @@
 /* Format into buf (always NUL-terminated); supports %s %d %u %ld %lu %zu %zd
  * %x %lx %zx %p %c %%. Returns the length written (excluding the NUL). */
 size_t log_format(char *buf, size_t cap, const char *fmt, ...) BM_FORMAT(3, 4);
+/* v bytes as "123 B", "1.5 KiB", "12.0 MiB", ... into buf; returns buf. */
+const char *log_format_bytes(char *buf, size_t cap, uint64_t v);
 /* Same with a va_list. */
 size_t log_vformat(char *buf, size_t cap, const char *fmt, va_list ap);
 /* Write "basemalloc: <message>\n" to fd 2 in one write. */

@@ -21,6 +21,7 @@ typedef enum {
 	MUTEX_RANK_INIT = 1,      /* bootstrap */
 	MUTEX_RANK_ARENA_POOL,    /* arena registry and abandoned pool */
 	MUTEX_RANK_ARENA,         /* an arena's page runs (extents) */
+	MUTEX_RANK_PROF,          /* the heap profiler's records and stacks */
 	MUTEX_RANK_BASE,          /* an arena's base */
 	MUTEX_RANK_BASE_B0,       /* b0: rtree nodes, arena structs */
 	MUTEX_RANK_LEAF,          /* leaf locks that take nothing else */

@@ -2,9 +2,10 @@
  * os: the only file that calls mmap, munmap, mremap, mprotect and madvise,
  * and the only one that reads system facts (THP mode from /sys, CPU count,
  * clock, random bytes from getrandom or /dev/urandom),
- * opens files, writes to fds, and creates thread keys. Every call is
- * thread-safe and lock-free; counters are relaxed atomics. /sys is read with
- * open/read into a stack buffer: no stdio, no allocation. Reads and writes
+ * opens files, writes to fds, creates thread keys and starts threads (the
+ * background purger). Every call is thread-safe, and all but
+ * os_thread_start are lock-free; counters are relaxed atomics. /sys is read
+ * with open/read into a stack buffer: no stdio, no allocation. Reads and writes
  * use the raw system calls (syscall(2)), so none is a cancellation point: a
  * thread with a pending cancel finishes what the allocator writes.
  * The int-returning calls that act on memory give their error as the value
@@ -15,11 +16,13 @@
  */
 #include "os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -234,20 +237,16 @@ int os_purge_lazy(void *addr, size_t size) {
 	return os_advise(addr, size, MADV_FREE);
 }
 
-size_t os_resident(void *addr, size_t size) {
-	unsigned char vec[1024];
-	size_t resident = 0;
+int os_resident_pages(void *addr, size_t npages, unsigned char *vec) {
 	int saved = errno;
-	for (size_t off = 0; off < size; off += sizeof(vec) * PAGE) {
-		size_t len = MIN(size - off, sizeof(vec) * PAGE);
-		if (mincore((char *)addr + off, len, vec) != 0) {
-			errno = saved;
-			return size;
-		}
-		for (size_t i = 0; i < (len + PAGE - 1) / PAGE; i++)
-			resident += (vec[i] & 1) ? PAGE : 0;
+	if (mincore(addr, npages * PAGE, vec) != 0) {
+		int err = errno;
+		errno = saved;
+		return err;
 	}
-	return resident;
+	for (size_t i = 0; i < npages; i++)
+		vec[i] &= 1;
+	return 0;
 }
 
 int os_huge(void *addr, size_t size) {
@@ -307,6 +306,41 @@ uint64_t os_now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void os_sleep_ns(uint64_t ns) {
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+	    (long)(ns % 1000000000u) };
+	int saved = errno;
+	nanosleep(&ts, NULL);
+	errno = saved;
+}
+
+/* The thread's stack: enough for the purger, and not the 8 MiB default. */
+#define OS_THREAD_STACK ((size_t)256 << 10)
+
+void os_thread_name(const char *name) {
+	pthread_setname_np(pthread_self(), name);
+}
+
+int os_thread_start(void *(*fn)(void *)) {
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) != 0)
+		return EAGAIN;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, OS_THREAD_STACK);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	int err = pthread_create(&t, &attr, fn, NULL);
+	if (err == EINVAL) {  /* the program's TLS needs a bigger stack */
+		pthread_attr_setstacksize(&attr, OS_THREAD_STACK * 32);
+		err = pthread_create(&t, &attr, fn, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return err;
 }
 
 void os_stats_get(os_stats_t *out) {
@@ -399,4 +433,130 @@ void os_stdio_unlock(void) {
 void os_stdio_reset(void) {
 	if (_IO_list_resetlock != NULL)
 		_IO_list_resetlock();
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading files and the process's mappings (heap profiler): raw system
+ * calls, so that the profiler can read /proc/self/maps from inside malloc:
+ * no allocation, no cancellation point, errno left alone. */
+
+int os_open_read(const char *path, int *fd) {
+	int saved = errno;
+	long r;
+	do {
+		r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	} while (r < 0 && errno == EINTR);
+	int err = r < 0 ? errno : 0;
+	errno = saved;
+	if (err == 0)
+		*fd = (int)r;
+	return err;
+}
+
+size_t os_read(int fd, void *buf, size_t cap) {
+	int saved = errno;
+	long r;
+	do {
+		r = syscall(SYS_read, fd, buf, cap);
+	} while (r < 0 && errno == EINTR);
+	errno = saved;
+	return r > 0 ? (size_t)r : 0;
+}
+
+void *os_file_map(const char *path, size_t *size) {
+	int fd;
+	if (os_open_read(path, &fd) != 0)
+		return NULL;
+	int saved = errno;
+	off_t end = lseek(fd, 0, SEEK_END);
+	void *p = end > 0 ? mmap(NULL, (size_t)end, PROT_READ, MAP_PRIVATE, fd,
+	    0) : MAP_FAILED;
+	os_close(fd);
+	errno = saved;
+	if (p == MAP_FAILED)
+		return NULL;
+	*size = (size_t)end;
+	return p;
+}
+
+void os_file_unmap(void *addr, size_t size) {
+	int saved = errno;
+	munmap(addr, size);
+	errno = saved;
+}
+
+static uint64_t os_parse_hex(const char **s) {
+	uint64_t v = 0;
+	for (;; (*s)++) {
+		char c = **s;
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+		    : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+		if (d == 16)
+			return v;
+		v = v * 16 + d;
+	}
+}
+
+/* Parse one maps line ("start-end perms offset dev inode path"); true when
+ * it holds addr. */
+static bool os_mapping_parse(const char *l, uintptr_t addr, os_mapping_t *m) {
+	m->start = os_parse_hex(&l);
+	l++;
+	m->end = os_parse_hex(&l);
+	if (addr < m->start || addr >= m->end)
+		return false;
+	l++;
+	m->readable = l[0] == 'r';
+	m->executable = l[2] == 'x';
+	l += 5;
+	m->offset = os_parse_hex(&l);
+	for (int field = 0; field < 2; field++) {   /* dev, inode */
+		while (*l == ' ')
+			l++;
+		while (*l != ' ' && *l != '\0')
+			l++;
+	}
+	while (*l == ' ')
+		l++;
+	size_t n = strlen(l);
+	n = MIN(n, sizeof(m->path) - 1);
+	memcpy(m->path, l, n);
+	m->path[n] = '\0';
+	return true;
+}
+
+int os_mapping_find(uintptr_t addr, os_mapping_t *out) {
+	int fd, err = os_open_read("/proc/self/maps", &fd);
+	if (err != 0)
+		return err;
+	char buf[4096];
+	size_t have = 0, n;
+	err = ENOENT;
+	while (err == ENOENT &&
+	    (n = os_read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		have += n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			if (os_mapping_parse(line, addr, out)) {
+				err = 0;
+				break;
+			}
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;   /* a line longer than the buffer: drop it */
+	}
+	os_close(fd);
+	return err;
+}
+
+void *os_library_symbol(const char *lib, const char *sym) {
+	void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);
+	if (h == NULL)
+		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	return h != NULL ? dlsym(h, sym) : NULL;
 }

@@ -1,14 +1,15 @@
 /*
  * os: the only module that calls the platform: memory (mmap, munmap, mremap,
- * madvise, mincore, mprotect), system facts (page size, THP mode, CPU count,
- * monotonic clock, the kernel's random bytes (getrandom), the pid), files
- * and fd writes, futexes and thread-exit keys, and what the fork protocol needs of libc (whether
- * the process has threads; the stdio list lock). The lowest layer: it uses
- * no other module. Every function is thread-safe and takes no lock (but
- * os_stdio_lock); none is a cancellation point.
+ * madvise, mincore, mprotect), system facts (page size, THP mode, CPU
+ * count, monotonic clock, the kernel's random bytes (getrandom), the pid), files and fd writes, futexes,
+ * thread-exit keys, starting threads (the background purger), and what the
+ * fork protocol needs of libc (whether the process has threads; the stdio
+ * list lock). The lowest layer: it uses no other module. Every function is
+ * thread-safe and takes no lock (but os_stdio_lock and os_thread_start);
+ * none is a cancellation point.
  * Every function returning int returns 0 on success, an errno value on
- * failure; those that act on memory (unmap, commit, decommit, purge, huge)
- * and os_resident leave errno as they found it.
+ * failure; those that act on memory (unmap, commit, decommit, purge, huge,
+ * resident pages) leave errno as they found it.
  */
 #ifndef BM_OS_H
 #define BM_OS_H
@@ -56,9 +57,9 @@ void *os_reserve(size_t size);
 int os_purge_forced(void *addr, size_t size);
 /* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
 int os_purge_lazy(void *addr, size_t size);
-/* Bytes of [addr, addr+size) resident in RAM (mincore), or size when the
- * kernel cannot tell. Pages swapped out count as not resident. */
-size_t os_resident(void *addr, size_t size);
+/* Which of the npages pages at addr are resident (mincore): vec[i] is 1 or
+ * 0. 0, or an errno value (vec undefined). */
+int os_resident_pages(void *addr, size_t npages, unsigned char *vec);
 /* MADV_HUGEPAGE / MADV_NOHUGEPAGE. */
 int os_huge(void *addr, size_t size);
 int os_nohuge(void *addr, size_t size);
@@ -74,6 +75,14 @@ unsigned os_ncpus(void);
 int os_random(void *buf, size_t len);
 /* Monotonic time in nanoseconds (coarse clock, cheap). */
 uint64_t os_now_ns(void);
+/* Sleep for ns nanoseconds (less when a signal arrives). */
+void os_sleep_ns(uint64_t ns);
+/* Run fn(NULL) on a new detached thread with every signal blocked and a
+ * small stack; 0, or an errno value. The C library's thread set-up takes
+ * its own locks and allocates: no allocator lock may be held. */
+int os_thread_start(void *(*fn)(void *));
+/* Name the calling thread (at most 15 bytes; shown by ps and top). */
+void os_thread_name(const char *name);
 /* Counters of kernel calls made through this module since start. */
 typedef struct {
 	uint64_t n_mmap, n_munmap, n_madvise, n_mremap;
@@ -115,5 +124,31 @@ bool os_threaded(void);
 void os_stdio_lock(void);
 void os_stdio_unlock(void);
 void os_stdio_reset(void);
+
+/* Reading files and the process's own mappings, for the heap profiler.
+ * Raw system calls: no allocation, no libc lock, no cancellation point,
+ * errno kept. */
+/* Open path for reading into *fd. 0, or the errno. */
+int os_open_read(const char *path, int *fd);
+/* Read up to cap bytes (retrying on EINTR); bytes read, 0 at the end or on
+ * an error. */
+size_t os_read(int fd, void *buf, size_t cap);
+/* Map a whole file read-only (private); NULL when it cannot be. Not
+ * counted in os_stats_get: os_file_unmap gives it back. */
+void *os_file_map(const char *path, size_t *size);
+void os_file_unmap(void *addr, size_t size);
+/* One line of /proc/self/maps. */
+typedef struct {
+	uintptr_t start, end;   /* [start, end) */
+	uint64_t offset;        /* file offset of start */
+	bool readable, executable;
+	char path[256];         /* "" for anonymous mappings */
+} os_mapping_t;
+/* The mapping that contains addr. 0, or ENOENT (none) / the open errno. */
+int os_mapping_find(uintptr_t addr, os_mapping_t *out);
+/* Symbol sym of the shared library lib (soname), loading the library when
+ * it is not loaded yet (RTLD_LOCAL); NULL when either cannot be found.
+ * Allocates and takes the loader's lock: never call it from malloc. */
+void *os_library_symbol(const char *lib, const char *sym);
 
 #endif

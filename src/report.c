@@ -246,6 +246,22 @@ static void text_counts(emit_t *e, const stats_t *st) {
 	    EMIT_BYTES, st->os_mapped));
 }
 
+/* The heap profiler's line, when it runs: its samples live (raw and as
+ * the live heap they stand for), stacks, samples so far, dumps. */
+static void text_prof(emit_t *e, const stats_t *st) {
+	const prof_stats_t *p = &st->prof;
+	char h1[REPORT_VAL], h2[REPORT_VAL];
+	if (!opt_prof)
+		return;
+	emit_printf(e, "  prof: %lu samples live (%s, standing for ~%s) in %lu "
+	    "stacks; %lu sampled so far, %lu not recorded; %lu dumps\n",
+	    (unsigned long)p->live, emit_format(h1, sizeof(h1), EMIT_BYTES,
+	    p->live_bytes), emit_format(h2, sizeof(h2), EMIT_BYTES,
+	    p->est_bytes), (unsigned long)p->stacks,
+	    (unsigned long)p->samples, (unsigned long)p->dropped,
+	    (unsigned long)st->prof_dumps);
+}
+
 /* "  base: allocated 1.0 MiB, ..., blocks 2" from the base table. */
 static void text_base_line(emit_t *e, const base_stats_t *bs) {
 	size_t n;
@@ -344,6 +360,7 @@ static void report_text(emit_t *e, const stats_t *st,
 	text_options(e);
 	text_totals(e, st);
 	text_counts(e, st);
+	text_prof(e, st);
 	if (base_b0() != NULL) {
 		emit_printf(e, "\nBoot base b0 (address map leaves, arena registry)"
 		    "\n");

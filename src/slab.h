@@ -23,7 +23,7 @@
 #define BM_SLAB_H
 
 #include "common.h"
-#include "extent.h"
+#include "pages.h"
 
 #include <string.h>
 

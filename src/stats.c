@@ -10,6 +10,7 @@
  * Locks: none of its own (see stats.h).
  */
 #include "stats.h"
+#include "profdump.h"
 #include "sz.h"
 #include "tsd.h"
 
@@ -193,7 +194,9 @@ void stats_gather(stats_t *st) {
 	st->base = st->b0;
 	stats_table_add(STATS_TABLE_BASE, &st->base, &st->arenas.base);
 	os_stats_get(&st->os);
-	extent_huge_stats_get(&st->huge);
+	huge_stats_get(&st->huge);
+	prof_stats_get(&st->prof);
+	st->prof_dumps = profdump_count();
 	const pages_stats_t *p = &st->arenas.pages;
 	st->allocated = st->arenas.allocated;
 	st->active = st->arenas.active;

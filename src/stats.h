@@ -2,7 +2,7 @@
  * stats: the figures of every layer, gathered on demand, and the tables that
  * declare them. A side wing: nothing on the allocation path calls it; it
  * reads the layers through their own snapshot functions (arena_stats_get,
- * base_stats_get, os_stats_get, extent_huge_stats_get) and adds them up.
+ * base_stats_get, os_stats_get, huge_stats_get) and adds them up.
  *
  * Every figure is one row of one table below (per kind: an arena's, the
  * process's totals, the process's counters, a base's, a size class's). The
@@ -21,8 +21,10 @@
 #include "arena.h"
 #include "base.h"
 #include "emit.h"
-#include "extent.h"
+#include "huge.h"
 #include "os.h"
+#include "pages.h"
+#include "prof.h"
 
 /* A size class's figures (summed over arenas for the totals; class, size,
  * allocated, slab_size and util are derived from the others). */
@@ -51,7 +53,9 @@ typedef struct {
 	base_stats_t b0;
 	base_stats_t base;        /* b0 and every arena's base */
 	os_stats_t os;
-	extent_huge_stats_t huge;
+	huge_stats_t huge;
+	prof_stats_t prof;        /* the heap profiler's (zero when off) */
+	uint64_t prof_dumps;      /* heap dumps written */
 	unsigned narenas, abandoned, in_use;
 	size_t allocated, active, resident, mapped, metadata, os_mapped;
 } stats_t;
@@ -156,7 +160,23 @@ typedef struct {
 	    "(malloc_stats' max mmap regions)") \
 	X("huge_peak_bytes", "", "huge.peak_bytes", NULL, U64, BYTES, \
 	    huge.bytes_peak, 0, NULL, NULL, "most bytes in huge mappings at " \
-	    "once (malloc_stats' max mmap bytes)")
+	    "once (malloc_stats' max mmap bytes)") \
+	X("samples", "prof", "prof.samples", NULL, U64, COUNT, prof.samples, 0, \
+	    NULL, NULL, "heap profiler: allocations sampled so far") \
+	X("live", "prof", "prof.live", NULL, U64, COUNT, prof.live, 0, NULL, \
+	    NULL, "heap profiler: sampled allocations live") \
+	X("live_bytes", "prof", "prof.live_bytes", NULL, U64, BYTES, \
+	    prof.live_bytes, 0, NULL, NULL, "heap profiler: their requested " \
+	    "bytes (not scaled)") \
+	X("est_bytes", "prof", "prof.est_bytes", NULL, U64, BYTES, \
+	    prof.est_bytes, 0, NULL, NULL, "heap profiler: the live heap " \
+	    "they stand for (estimated)") \
+	X("stacks", "prof", "prof.stacks", NULL, U64, COUNT, prof.stacks, 0, \
+	    NULL, NULL, "heap profiler: distinct stacks holding them") \
+	X("dropped", "prof", "prof.dropped", NULL, U64, COUNT, prof.dropped, 0, \
+	    NULL, NULL, "heap profiler: samples not recorded (no metadata)") \
+	X("dumps", "prof", "prof.dumps", NULL, U64, COUNT, prof_dumps, 0, NULL, \
+	    NULL, "heap profiler: heap dumps written")
 
 /*
  * A base's figures (base_stats_t): X(key, type, unit, field, line, pos,

@@ -13,6 +13,8 @@
 
 typedef struct {
 	arena_t *arena;   /* NULL until the first allocation, and after exit */
+	int64_t prof_left;/* prof: bytes to allocate until the next sample
+	                   * (0 before the thread's first; see prof.h) */
 } tsd_t;
 
 extern __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));

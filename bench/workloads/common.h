@@ -114,6 +114,36 @@ static inline uint64_t bench_replace(void **slot, size_t old_n, size_t new_n,
 	return sum + bench_touch(*slot, new_n, v);
 }
 
+/* Fills the slots blocks p (sizes in n) with touched blocks of 16 to 1000
+ * bytes, Larson's starting table. */
+static inline void bench_larson_fill(void **p, size_t *n, size_t slots,
+    bench_rng_t *r)
+{
+	for (size_t k = 0; k < slots; k++) {
+		n[k] = bench_rng_range(r, 16, 1000);
+		p[k] = bench_malloc(n[k]);
+		bench_touch(p[k], n[k], k);
+	}
+}
+
+/*
+ * Larson's rounds: each replaces a random one of the slots blocks p (of
+ * sizes n) with a new block of 16 to 1000 bytes; returns the values to
+ * fold.
+ */
+static inline uint64_t bench_larson_rounds(void **p, size_t *n, size_t slots,
+    size_t rounds, bench_rng_t *r)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < rounds; i++) {
+		size_t k = bench_rng_range(r, 0, slots - 1);
+		size_t len = bench_rng_range(r, 16, 1000);
+		sum += bench_replace(&p[k], n[k], len, i);
+		n[k] = len;
+	}
+	return sum;
+}
+
 static inline void bench_parse_args(int argc, char **argv, int *threads,
     double *scale, int default_threads)
 {

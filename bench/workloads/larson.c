@@ -26,14 +26,7 @@ static void *larson_worker(void *arg)
 	struct table *tab = (struct table *)j->data[0];
 	bench_rng_t r;
 	bench_rng_seed(&r, j->seed);
-	uint64_t sum = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		size_t k = bench_rng_range(&r, 0, LARSON_SLOTS - 1);
-		size_t n = bench_rng_range(&r, 16, 1000);
-		sum += bench_replace(&tab->p[k], tab->n[k], n, i);
-		tab->n[k] = n;
-	}
-	j->sum += sum;
+	j->sum += bench_larson_rounds(tab->p, tab->n, LARSON_SLOTS, j->n, &r);
 	return NULL;
 }
 
@@ -48,12 +41,7 @@ int main(int argc, char **argv)
 	bench_rng_t r;
 	bench_rng_seed(&r, 1);
 	for (int t = 0; t < threads; t++)
-		for (int k = 0; k < LARSON_SLOTS; k++) {
-			size_t n = bench_rng_range(&r, 16, 1000);
-			tables[t].p[k] = bench_malloc(n);
-			tables[t].n[k] = n;
-			bench_touch(tables[t].p[k], n, k);
-		}
+		bench_larson_fill(tables[t].p, tables[t].n, LARSON_SLOTS, &r);
 	for (int g = 0; g < LARSON_GENERATIONS; g++) {
 		for (int t = 0; t < threads; t++) {
 			jobs[t].data[0] = &tables[(t + g) % threads];

@@ -36,6 +36,13 @@ static const struct model_opt model_opts[] = {
 	{ "stats_opts", K_STR16 },
 	{ "stats_file", K_STR256 },
 	{ "junk", K_BOOL },
+	{ "background_thread", K_BOOL },
+	{ "prof", K_BOOL },
+	{ "prof_sample", K_SIZE },
+	{ "prof_final", K_BOOL },
+	{ "prof_leak", K_BOOL },
+	{ "prof_gdump", K_SIZE },
+	{ "prof_prefix", K_STR256 },
 };
 #define NMODEL (sizeof(model_opts) / sizeof(model_opts[0]))
 

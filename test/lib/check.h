@@ -8,13 +8,15 @@
  * seconds, default 120), so a crash or a hang fails that one check, and
  * prints one line per check: "PASS name", "FAIL name: why" or "N/A name";
  * it exits 1 if any failed. Notes a check prints start with "  # ".
- * Also: a deterministic PRNG, fill/verify patterns, VmRSS, preload detection.
+ * Also: a deterministic PRNG, fill/verify patterns, RSS and /proc reads that
+ * make no allocator call, preload detection.
  */
 #ifndef BM_TEST_CHECK_H
 #define BM_TEST_CHECK_H
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -114,22 +116,32 @@ static inline const char *check_symbol_owner(const char *name)
 	return info.dli_fname;
 }
 
-/* Resident set size in KiB from /proc/self/status, or -1. */
+/* Read the start of file path (a /proc file) into buf as a string, without
+ * an allocator call (open/read): a test may poll it while it waits for
+ * memory to go back without calling the allocator. 0, or -1. */
+static inline int check_read_proc(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Resident set size in KiB (/proc/self/statm's second field), or -1; no
+ * allocator call. */
 static inline long check_rss_kib(void)
 {
-	char line[256];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-	if (f == NULL)
+	char buf[128];
+	if (check_read_proc("/proc/self/statm", buf, sizeof(buf)) != 0)
 		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			kib = strtol(line + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kib;
+	char *s = strchr(buf, ' ');
+	return s != NULL ? strtol(s, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024)
+	    : -1;
 }
 
 /* splitmix64: a deterministic PRNG; state is any 64-bit seed. */

@@ -14,7 +14,10 @@
  * free() must leave errno alone, and the block's pages must stay accounted
  * for (stats.pages_mapped grows by them while stats.huge.bytes drops) and
  * be used again: once the map count is back to normal, page runs for
- * large blocks come from them.
+ * large blocks come from them. A freed huge block may be kept whole as the
+ * arena's spare mapping (nothing to unmap, nothing to test): a bigger one
+ * freed first holds that place (run with dirty_decay_ms:-1, so it is not
+ * given up by age meanwhile).
  *
  * huge_realloc_shrink_at_map_limit: the same place, realloc to 40 MiB: the
  * kernel cannot shrink the mapping in place, and realloc must still
@@ -219,6 +222,8 @@ static int huge_free_at_map_limit(void)
 {
 	const size_t n = 64 * MiB;
 	char *hood[2];
+	if (ctl() != NULL)
+		free(malloc(160 * MiB));  /* the spare: more than twice n */
 	size_t mapped0 = stat_size("stats.pages_mapped");
 	size_t huge0 = stat_size("stats.huge.bytes");
 	char *h = huge_between_neighbours(n, hood);

@@ -6,7 +6,8 @@
  * owner published when the class's slabs last changed (the same slabs;
  * refills and live no more than one slab's worth behind); a pooled arena reads exactly under its token
  * and is adopted again; frees from another thread are queued and counted
- * once collected; large and huge runs are counted.
+ * once collected; large and huge runs are counted, a freed huge mapping
+ * kept as the spare.
  */
 #include "check.h"
 #include "arena.h"
@@ -160,8 +161,9 @@ static int test_large_huge(void) {
 	bool zeroed;
 	CHECK(a != NULL);
 	void *l = arena_malloc_large(a, sz_s2u(100 * KiB), PAGE, &zeroed);
-	void *h = arena_malloc_huge(a, 40 * MiB, PAGE);
-	CHECK(l != NULL && h != NULL);
+	bool hzeroed;
+	void *h = arena_malloc_huge(a, 40 * MiB, PAGE, &hzeroed);
+	CHECK(l != NULL && h != NULL && hzeroed);
 	arena_stats_get(a, true, &st);
 	CHECK(st.pages.n_large == 1 && st.large_nmalloc == 1);
 	CHECK(st.pages.active == sz_s2u(100 * KiB));
@@ -171,6 +173,8 @@ static int test_large_huge(void) {
 	arena_stats_get(a, true, &st);
 	CHECK(st.pages.n_large == 0 && st.large_nmalloc == 1);
 	CHECK(st.pages.n_huge == 0 && st.pages.huge == 0 && st.pages.active == 0);
+	CHECK(st.pages.spare == 40 * MiB, "the freed huge mapping is not the "
+	    "spare (%zu bytes)", st.pages.spare);
 	return CHECK_OK;
 }
 

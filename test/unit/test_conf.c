@@ -54,6 +54,10 @@ static int check_defaults(void) {
 	CHECK(opt_stats_opts[0] == '\0');
 	CHECK(opt_stats_file[0] == '\0');
 	CHECK(opt_junk == false);
+	CHECK(opt_background_thread == true);
+	CHECK(opt_prof == false && opt_prof_sample == (size_t)512 << 10);
+	CHECK(opt_prof_final && !opt_prof_leak && opt_prof_gdump == 0);
+	CHECK(strcmp(opt_prof_prefix, "bmprof") == 0);
 	return CHECK_OK;
 }
 
@@ -63,7 +67,7 @@ static int test_defaults(void) {
 	unsigned n = 0;
 	for (; conf_name(n) != NULL && n < 16; n++)
 		conf_value_format(n, before[n], sizeof(before[n]));
-	CHECK(n == 8);
+	CHECK(n == 15);
 	CHECK_DO(check_defaults());
 	conf_reset();
 	CHECK_DO(check_defaults());

@@ -1,0 +1,101 @@
+/*
+ * stackwalk: the two stack walkers (see stackwalk.h). The DWARF walker's
+ * functions come from libgcc_s through os_library_symbol, called once from
+ * the constructor; they are published with a release store and used only
+ * after an acquire load sees them.
+ */
+#include "stackwalk.h"
+#include "os.h"
+
+#include <errno.h>
+#include <unwind.h>
+
+typedef _Unwind_Reason_Code (*stackwalk_trace_fn_t)(_Unwind_Trace_Fn, void *);
+typedef _Unwind_Ptr (*stackwalk_get_ip_fn_t)(struct _Unwind_Context *);
+
+static uintptr_t stackwalk_self_lo, stackwalk_self_hi;   /* basemalloc's code */
+static stackwalk_get_ip_fn_t stackwalk_get_ip;
+static _Atomic(stackwalk_trace_fn_t) stackwalk_trace;
+
+int stackwalk_boot(void) {
+	os_mapping_t m;
+	int err = os_mapping_find((uintptr_t)&stackwalk_boot, &m);
+	if (err != 0)
+		return err;
+	stackwalk_self_lo = m.start;
+	stackwalk_self_hi = m.end;
+	return 0;
+}
+
+int stackwalk_load_dwarf(void) {
+	if (stackwalk_dwarf())
+		return 0;
+	void *trace = os_library_symbol("libgcc_s.so.1", "_Unwind_Backtrace");
+	void *get_ip = os_library_symbol("libgcc_s.so.1", "_Unwind_GetIP");
+	if (trace == NULL || get_ip == NULL)
+		return ENOENT;
+	stackwalk_get_ip = (stackwalk_get_ip_fn_t)get_ip;
+	atomic_store_explicit(&stackwalk_trace, (stackwalk_trace_fn_t)trace,
+	    memory_order_release);
+	return 0;
+}
+
+bool stackwalk_dwarf(void) {
+	return atomic_load_explicit(&stackwalk_trace, memory_order_acquire) != NULL;
+}
+
+static bool stackwalk_is_self(uintptr_t ip) {
+	return ip >= stackwalk_self_lo && ip < stackwalk_self_hi;
+}
+
+typedef struct {
+	uintptr_t *frames;
+	size_t n, max;
+} stackwalk_walk_t;
+
+/* Keep ip unless it is one of basemalloc's frames above the caller's;
+ * false when the walk is full. */
+static bool stackwalk_keep(stackwalk_walk_t *w, uintptr_t ip) {
+	if (w->n == 0 && stackwalk_is_self(ip))
+		return true;
+	w->frames[w->n++] = ip;
+	return w->n < w->max;
+}
+
+static _Unwind_Reason_Code stackwalk_step(struct _Unwind_Context *ctx,
+    void *arg) {
+	uintptr_t ip = (uintptr_t)stackwalk_get_ip(ctx);
+	if (ip == 0 || !stackwalk_keep(arg, ip))
+		return _URC_END_OF_STACK;
+	return _URC_NO_REASON;
+}
+
+/* The frame-pointer walk: each frame is [saved rbp, return address]; the
+ * chain must climb inside the mapping that holds the stack. */
+BM_NOINLINE static size_t stackwalk_fp(stackwalk_walk_t *w) {
+	uintptr_t *fp = __builtin_frame_address(0);
+	os_mapping_t m;
+	if (os_mapping_find((uintptr_t)fp, &m) != 0 || !m.readable)
+		return 0;
+	while (((uintptr_t)fp & 7) == 0 && (uintptr_t)fp >= m.start &&
+	    (uintptr_t)fp + 2 * sizeof(uintptr_t) <= m.end) {
+		uintptr_t ip = fp[1];
+		uintptr_t *next = (uintptr_t *)fp[0];
+		if (ip == 0 || !stackwalk_keep(w, ip) || next <= fp)
+			break;
+		fp = next;
+	}
+	return w->n;
+}
+
+size_t stackwalk_get(uintptr_t *frames, size_t max) {
+	stackwalk_walk_t w = { frames, 0, max };
+	if (max == 0)
+		return 0;
+	stackwalk_trace_fn_t trace = atomic_load_explicit(&stackwalk_trace,
+	    memory_order_acquire);
+	if (trace == NULL)
+		return stackwalk_fp(&w);
+	trace(stackwalk_step, &w);
+	return w.n;
+}
