@@ -178,7 +178,9 @@ BM_NOINLINE static void *malloc_plain(size_t size, size_t alignment,
 	void *p = a != NULL ? malloc_in(a, size, alignment, &zeroed) : NULL;
 	if (p == NULL)
 		return malloc_enomem();
+	int64_t left = prof_park();   /* the purger's thread is not the program's */
 	bg_maybe_start(&a->pages);
+	prof_unpark(left);
 	if (zero && !zeroed)
 		malloc_zero(p, size);
 	return p;

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define PROF_GUARD        ((int64_t)1 << 62)  /* parked countdown */
 #define PROF_REC_LG_CHUNK 12
 #define PROF_REC_CHUNK    ((uint32_t)1 << PROF_REC_LG_CHUNK)
 #define PROF_REC_CHUNKS   4096                /* up to 16M live samples */

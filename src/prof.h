@@ -27,6 +27,9 @@
 #include "extent.h"
 #include "tsd.h"
 
+/* A parked countdown: no allocation of the thread is sampled meanwhile. */
+#define PROF_GUARD ((int64_t)1 << 62)
+
 /* Set up the lock, the random seed and the stack walker (bootstrap, when
  * opt_prof). 0 on success; on failure opt_prof is turned off. */
 int prof_boot(void);
@@ -44,6 +47,19 @@ BM_INLINE bool prof_sample_charge(size_t size) {
 	int64_t left = (int64_t)((uint64_t)tsd_tls.prof_left - size);
 	tsd_tls.prof_left = left;
 	return UNLIKELY(left <= 0);
+}
+
+/* Park the calling thread's countdown around allocations made on the
+ * allocator's own behalf (the C library's, while it starts the background
+ * purger); returns what prof_unpark puts back. */
+BM_INLINE int64_t prof_park(void) {
+	int64_t left = tsd_tls.prof_left;
+	tsd_tls.prof_left = PROF_GUARD;
+	return left;
+}
+
+BM_INLINE void prof_unpark(int64_t left) {
+	tsd_tls.prof_left = left;
 }
 
 /* Charge size bytes; true when the allocation must be sampled. */
