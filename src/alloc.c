@@ -236,10 +236,12 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 	arena_t *a = tsd_tls.arena;
 	if (UNLIKELY(a == NULL))
 		return malloc_prof_first(size, alignment, zero);
-	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM. */
+	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM (and
+	 * writes the hardened build's canaries, which malloc_pop does not). */
 	if (prof_sample_charge(size))
 		return malloc_prof_due(a, size, alignment, zero);
-	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
+	if (!config_hardened && LIKELY(alignment == QUANTUM &&
+	    size <= SZ_LOOKUP_MAX)) {
 		void *p = malloc_pop(a, sz_size2index(size));
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
@@ -255,9 +257,8 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	return malloc_plain(size, alignment, zero);
 }
 
-/* Hardened builds: malloc and calloc (zero); small blocks of 1 to
- * SZ_LOOKUP_MAX - SLAB_TAIL bytes, which read as zero, on a short path
- * (not while the heap profiler samples). */
+/* Hardened builds: malloc and calloc (zero); a short path for small blocks
+ * (they read as zero) unless the heap profiler samples. */
 BM_INLINE void *malloc_hardened(size_t size, bool zero) {
 	arena_t *a = tsd_tls.arena;
 	if (LIKELY(a != NULL && size - 1 < SZ_LOOKUP_MAX - SLAB_TAIL &&
@@ -290,8 +291,7 @@ void *bm_calloc(size_t n, size_t size) {
 	return malloc_slow(total, QUANTUM, true);
 }
 
-/* Hardened builds: free the zero-size allocation p. */
-static void free_zero(const void *p, const char *call) {
+static void free_zero(const void *p, const char *call) {  /* hardened */
 	int err = zero_free(p);
 	if (err != 0)
 		lookup_report(call, err == EALREADY ? "double free or corruption"

@@ -67,6 +67,9 @@ bool lookup_size_fits(const extent_t *e, const void *p, size_t size,
 		return false;
 	unsigned ind = lookup_class(size, alignment);
 	size_t need = lookup_run_size(size, alignment);
+	if (e->kind != EXTENT_SLAB && e->prof_id != 0)  /* a heap profile
+	                                  * sample: pages for any size */
+		return PAGE_CEILING(MAX(size, 1)) + HARDEN_GUARD <= e->size;
 	if (e->kind == EXTENT_HUGE)  /* or the arena's spare: up to twice */
 		return ind == SZ_NSMALL && need + HARDEN_GUARD <= e->size &&
 		    e->size <= 2 * (need + HARDEN_GUARD);

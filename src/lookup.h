@@ -26,7 +26,7 @@ extent_t *lookup_alloc(const void *p, const char *call);
 size_t lookup_usable(const extent_t *e, const void *p, const char *call);
 /* Whether e's allocation at p can have been asked for with size bytes at
  * alignment: size is of its class (hardened small blocks: the very size
- * they recorded). */
+ * they recorded; a heap profile's sample: size fits its pages). */
 bool lookup_size_fits(const extent_t *e, const void *p, size_t size,
     size_t alignment);
 
