@@ -15,8 +15,8 @@ LDFLAGS_SO = -shared -Wl,--version-script=preload/export.map \
 
 # Modules in layer order (see README "Layers").
 # The statistics side wing (emit, stats, report, ctl) reads the layers.
-MODULES = os log conf stackwalk symbol hooks mutex sz base rtree pages purge \
-	extent huge bg slab arena tsd prof profdump alloc emit stats report ctl
+MODULES = os log conf secret zero stackwalk symbol hooks mutex sz base rtree pages purge \
+	extent huge bg slab harden arena tsd lookup prof profdump alloc emit stats report ctl
 # The exported names (preload/*.c); preload.c may throw through C++.
 PRELOAD = preload glibc
 CFLAGS_preload = -fexceptions
@@ -43,10 +43,14 @@ endef
 
 # The flavours, one line each: the release library; `make debug`:
 # assertions, lock-rank and invariant checks; `make fault`: an os layer that
-# can be told to fail the Nth map (fault injection).
+# can be told to fail the Nth map (fault injection); `make hardened`:
+# canaries after small blocks, guard pages after large and huge ones,
+# zero-size allocations that fault, freed blocks zeroed and checked when
+# reused, delayed random reuse, exact sizes for sized frees.
 $(eval $(call FLAVOUR,release,,libbasemalloc.so))
 $(eval $(call FLAVOUR,debug,-DBM_DEBUG,build/libbasemalloc-debug.so))
 $(eval $(call FLAVOUR,fault,-DBM_FAULT_INJECT,build/libbasemalloc-fault.so))
+$(eval $(call FLAVOUR,hardened,-DBM_HARDENED,build/libbasemalloc-hardened.so))
 
 test: all
 	@bash test/run

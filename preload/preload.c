@@ -12,6 +12,7 @@
  * exception leaving a noexcept operator new ends the program.
  */
 #include "../src/common.h"
+#include "../src/alloc.h"
 #include "../include/basemalloc.h"
 
 #include <stddef.h>
@@ -78,13 +79,13 @@ EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a); }
 
 EXPORT void _ZdlPv(void *p) { bm_free(p); }
 EXPORT void _ZdaPv(void *p) { bm_free(p); }
-EXPORT void _ZdlPvm(void *p, size_t n) { bm_free_sized(p, n); }
-EXPORT void _ZdaPvm(void *p, size_t n) { bm_free_sized(p, n); }
+EXPORT void _ZdlPvm(void *p, size_t n) { malloc_delete_sized(p, n, 0); }
+EXPORT void _ZdaPvm(void *p, size_t n) { malloc_delete_sized(p, n, 0); }
 EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *t) { (void)t; bm_free(p); }
 EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *t) { (void)t; bm_free(p); }
-EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { bm_free_aligned_sized(p, a, 0); }
-EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { bm_free_aligned_sized(p, a, 0); }
-EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) { bm_free_aligned_sized(p, a, n); }
-EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) { bm_free_aligned_sized(p, a, n); }
-EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t) { (void)t; bm_free_aligned_sized(p, a, 0); }
-EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t) { (void)t; bm_free_aligned_sized(p, a, 0); }
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { (void)a; bm_free(p); }
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { (void)a; bm_free(p); }
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) { malloc_delete_sized(p, n, a); }
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) { malloc_delete_sized(p, n, a); }
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t) { (void)a; (void)t; bm_free(p); }
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t) { (void)a; (void)t; bm_free(p); }

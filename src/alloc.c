@@ -14,14 +14,17 @@
 #include "extent.h"
 #include "huge.h"
 #include "log.h"
+#include "lookup.h"
 #include "mutex.h"
 #include "os.h"
 #include "prof.h"
 #include "profdump.h"
 #include "rtree.h"
+#include "secret.h"
 #include "slab.h"
 #include "sz.h"
 #include "tsd.h"
+#include "zero.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -38,7 +41,7 @@ static int malloc_boot_once(void) {
 	conf_boot();
 	bg_boot();
 	sz_boot();
-	slab_boot();
+	secret_boot();
 	if (os_boot() != 0) {
 		log_warn("page size %ld is not supported (built for %zu)",
 		    os_page_size_system(), PAGE);
@@ -48,6 +51,8 @@ static int malloc_boot_once(void) {
 		return ENOMEM;
 	if (opt_prof && prof_boot() == 0)
 		malloc_fast_max = 0;
+	if (config_hardened)
+		zero_boot();  /* without it zero-size requests are ordinary */
 	return 0;
 }
 
@@ -88,70 +93,9 @@ __attribute__((constructor)) static void malloc_constructor(void) {
 	    malloc_postfork_child);
 }
 
-/* Report a pointer basemalloc did not hand out (or no longer owns). */
-BM_NOINLINE static void malloc_report(const char *call, const char *what,
-    const void *p) {
-	log_warn("%s(): %s %p", call, what, p);
-	if (opt_abort_on_invalid)
-		log_fatal("aborting (set BASEMALLOC_CONF=abort_on_invalid:false "
-		    "to continue)");
-}
-
-/* Whether p, whose second word holds its slab's free key, is free: certain
- * when the calling thread owns the slab (it walks the slab's lists),
- * otherwise the key is trusted. */
-static bool malloc_block_is_free(slab_t *s, const void *p) {
-	if (s->ext.owner != tsd_tls.arena)
-		return true;
-	return slab_has_free_block(s, (void *)p);
-}
-
-/* The descriptor of the allocation that starts at p, or NULL (reported). */
-static extent_t *malloc_lookup(const void *p, const char *call) {
-	extent_t *e = rtree_lookup(p);
-	if (e == NULL)
-		goto invalid;
-	if (e->kind == EXTENT_SLAB) {
-		slab_t *s = (slab_t *)e;
-		if (!slab_block_valid(s, p))
-			goto invalid;
-		if (((const uintptr_t *)p)[1] == slab_key(s) &&
-		    malloc_block_is_free(s, p)) {
-			malloc_report(call, "double free or corruption", p);
-			return NULL;
-		}
-		return e;
-	}
-	if ((e->kind == EXTENT_LARGE || e->kind == EXTENT_HUGE) &&
-	    (uintptr_t)p == e->addr)
-		return e;
-invalid:
-	malloc_report(call, "invalid pointer", p);
-	return NULL;
-}
-
-static size_t malloc_usable(const extent_t *e) {
-	if (e->kind == EXTENT_SLAB)
-		return ((const slab_t *)e)->block_size;
-	return e->size;
-}
-
 BM_NOINLINE static void *malloc_enomem(void) {
 	errno = ENOMEM;
 	return NULL;
-}
-
-/* The smallest small class >= size whose blocks are aligned to alignment
- * (<= PAGE; slabs are page aligned), or SZ_NSMALL when none. */
-static unsigned malloc_small_class(size_t size, size_t alignment) {
-	size_t s = ALIGN_UP(size == 0 ? 1 : size, alignment);
-	if (s > SZ_SMALL_MAX)
-		return SZ_NSMALL;
-	for (unsigned ind = sz_size2index(s); ind < SZ_NSMALL; ind++) {
-		if ((sz_index2size(ind) & (alignment - 1)) == 0)
-			return ind;
-	}
-	return SZ_NSMALL;
 }
 
 /* The small-allocation fast path, the one place it is written: a block of
@@ -179,22 +123,39 @@ BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
+/* Hardened builds: a small block for size bytes, zeroed (checked when it
+ * was popped), its canary and size written after the bytes. */
+BM_NOINLINE static void *malloc_small_hardened(arena_t *a, unsigned ind,
+    size_t size) {
+	void *p = malloc_small(a, ind);
+	if (p == NULL)
+		return NULL;
+	slab_t *s = a->bins[ind].cur;  /* where malloc_small takes blocks */
+	BM_ASSERT(rtree_lookup(p) == s);
+	slab_tail_set(s, p, size);
+	return p;
+}
+
 /* size bytes aligned to alignment (a power of two >= QUANTUM) from arena
  * a; *zeroed tells whether the memory is known to read as zero. */
 static void *malloc_in(arena_t *a, size_t size, size_t alignment,
     bool *zeroed) {
-	*zeroed = false;
+	*zeroed = config_hardened;
 	if (size > PTRDIFF_MAX)
 		return NULL;
-	if (alignment <= PAGE && size <= SZ_SMALL_MAX) {
-		unsigned ind = malloc_small_class(size, alignment);
-		if (ind < SZ_NSMALL)
-			return malloc_small(a, ind);
+	if (config_hardened && size == 0 && alignment <= QUANTUM) {
+		void *p = zero_alloc();
+		if (p != NULL)
+			return p;
 	}
-	size_t usize = sz_s2u(MAX(size, SZ_SMALL_MAX + 1));
+	unsigned ind = lookup_class(size, alignment);
+	if (ind < SZ_NSMALL)
+		return config_hardened ? malloc_small_hardened(a, ind, size)
+		    : malloc_small(a, ind);
+	size_t usize = lookup_run_size(size, alignment);
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
-	return arena_malloc_huge(a, PAGE_CEILING(MAX(size, 1)), alignment, zeroed);
+	return arena_malloc_huge(a, usize, alignment, zeroed);
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A page
@@ -275,10 +236,12 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 	arena_t *a = tsd_tls.arena;
 	if (UNLIKELY(a == NULL))
 		return malloc_prof_first(size, alignment, zero);
-	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM. */
+	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM (and
+	 * writes the hardened build's canaries, which malloc_pop does not). */
 	if (prof_sample_charge(size))
 		return malloc_prof_due(a, size, alignment, zero);
-	if (LIKELY(alignment == QUANTUM && size <= SZ_LOOKUP_MAX)) {
+	if (!config_hardened && LIKELY(alignment == QUANTUM &&
+	    size <= SZ_LOOKUP_MAX)) {
 		void *p = malloc_pop(a, sz_size2index(size));
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
@@ -294,7 +257,22 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 	return malloc_plain(size, alignment, zero);
 }
 
+/* Hardened builds: malloc and calloc (zero); a short path for small blocks
+ * (they read as zero) unless the heap profiler samples. */
+BM_INLINE void *malloc_hardened(size_t size, bool zero) {
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(a != NULL && size - 1 < SZ_LOOKUP_MAX - SLAB_TAIL &&
+	    malloc_fast_max != 0)) {
+		void *p = malloc_small_hardened(a, sz_lookup[(size + SLAB_TAIL +
+		    QUANTUM - 1) >> LG_QUANTUM], size);
+		return LIKELY(p != NULL) ? p : malloc_enomem();
+	}
+	return malloc_slow(size, QUANTUM, zero);
+}
+
 void *bm_malloc(size_t size) {
+	if (config_hardened)
+		return malloc_hardened(size, false);
 	void *p = malloc_fast(size);
 	if (LIKELY(p != NULL))
 		return p;
@@ -305,14 +283,25 @@ void *bm_calloc(size_t n, size_t size) {
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(n, size, &total)))
 		return malloc_enomem();
+	if (config_hardened)
+		return malloc_hardened(total, true);
 	void *p = malloc_fast(total);
 	if (LIKELY(p != NULL))
 		return memset(p, 0, total);
 	return malloc_slow(total, QUANTUM, true);
 }
 
+static void free_zero(const void *p, const char *call) {  /* hardened */
+	int err = zero_free(p);
+	if (err != 0)
+		lookup_report(call, err == EALREADY ? "double free or corruption"
+		    : "invalid pointer", p);
+}
+
 BM_NOINLINE static void free_slow(void *p, const char *call) {
-	extent_t *e = malloc_lookup(p, call);
+	if (config_hardened && zero_owns(p))
+		return free_zero(p, call);
+	extent_t *e = lookup_alloc(p, call);
 	if (e == NULL)
 		return;
 	if (e->kind == EXTENT_SLAB)
@@ -322,51 +311,139 @@ BM_NOINLINE static void free_slow(void *p, const char *call) {
 	arena_free_run(e);
 }
 
+/* Hardened builds: the rest of a small free. The canary is checked, the
+ * whole block zeroed (slab_alloc checks that it still is), and the owner's
+ * free delayed. */
+BM_NOINLINE static void free_small_hardened(slab_t *s, void *p,
+    const char *call) {
+	if (slab_tail_get(s, p) == SIZE_MAX)
+		lookup_report(call, "overflow past the end of", p);
+	slab_zero(s, p);
+	arena_t *a = tsd_tls.arena;
+	if (s->ext.owner != a)
+		return arena_free_remote(s, p);
+	((uintptr_t *)p)[1] = slab_key(s);
+	arena_free_delayed(a, s, p);
+}
+
+/* Free the small block p of s, known to be live. */
+BM_INLINE void free_small_live(slab_t *s, void *p, const char *call) {
+	if (config_hardened)
+		return free_small_hardened(s, p, call);
+	if (config_debug && opt_junk)
+		memset((char *)p + 2 * sizeof(void *), 0x5a,
+		    s->block_size - 2 * sizeof(void *));
+	arena_t *a = tsd_tls.arena;
+	if (LIKELY(s->ext.owner == a))
+		return arena_free_local(a, s, p);
+	arena_free_remote(s, p);
+}
+
+/* free_small of a pointer that failed the quick test: the lookup decides
+ * (invalid pointer, double free, or a live block holding a copy of the
+ * key). Out of line, so that free's fast path needs no stack frame. */
+BM_NOINLINE static void free_small_slow(slab_t *s, void *p,
+    const char *call) {
+	if (lookup_alloc(p, call) != NULL)
+		free_small_live(s, p, call);
+}
+
+/* Free p, in slab s by the rtree: a carved block whose second word is not
+ * the key is live. */
+BM_INLINE void free_small(slab_t *s, void *p, const char *call) {
+	if (UNLIKELY(!slab_block_valid(s, p) ||
+	    ((uintptr_t *)p)[1] == slab_key(s)))
+		return free_small_slow(s, p, call);
+	free_small_live(s, p, call);
+}
+
 void bm_free(void *p) {
 	if (UNLIKELY(p == NULL))
 		return;
 	extent_t *e = rtree_lookup(p);
 	if (UNLIKELY(e == NULL || e->kind != EXTENT_SLAB))
 		return free_slow(p, "free");
-	slab_t *s = (slab_t *)e;
-	if (UNLIKELY(!slab_block_valid(s, p) ||
-	    ((uintptr_t *)p)[1] == slab_key(s)) &&
-	    malloc_lookup(p, "free") == NULL)
+	free_small((slab_t *)e, p, "free");
+}
+
+BM_NOINLINE static void free_sized_slow(void *p, size_t size,
+    size_t alignment, const char *call) {
+	if (p == NULL)
 		return;
-	if (config_debug && opt_junk)
-		memset((char *)p + 2 * sizeof(void *), 0x5a,
-		    s->block_size - 2 * sizeof(void *));
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(e->owner == a)) {
-		slab_free_local(s, p);
-		if (UNLIKELY(s->state != SLAB_CURRENT) &&
-		    (s->used == 0 || s->state == SLAB_FULL))
-			arena_free_local_slow(a, s);
-		return;
+	if (config_hardened && zero_owns(p)) {
+		if (size != 0 && zero_live(p))
+			log_error(opt_abort_on_invalid, "%s(): invalid size %zu "
+			    "for %p", call, size, p);
+		return free_zero(p, call);
 	}
-	arena_free_remote(s, p);
+	extent_t *e = lookup_alloc(p, call);
+	if (e == NULL)
+		return;
+	if (!lookup_size_fits(e, p, size, alignment))
+		log_error(opt_abort_on_invalid, "%s(): invalid size %zu for %p",
+		    call, size, p);
+	if (e->kind == EXTENT_SLAB)
+		return free_small((slab_t *)e, p, call);
+	if (UNLIKELY(opt_prof))
+		prof_free(e);
+	arena_free_run(e);
+}
+
+/* A free that names the size (and alignment, QUANTUM when none) the block
+ * was asked for; a size the block cannot have is reported. */
+BM_INLINE void free_sized(void *p, size_t size, size_t alignment,
+    const char *call) {
+	alignment = MAX(alignment, QUANTUM);
+	if (!config_hardened && alignment == QUANTUM &&
+	    LIKELY(size <= SZ_LOOKUP_MAX && p != NULL)) {
+		extent_t *e = rtree_lookup(p);
+		if (LIKELY(e != NULL && e->kind == EXTENT_SLAB && e->szind ==
+		    sz_lookup[(size + QUANTUM - 1) >> LG_QUANTUM]))
+			return free_small((slab_t *)e, p, call);
+	}
+	free_sized_slow(p, size, alignment, call);
 }
 
 void bm_free_sized(void *p, size_t size) {
-	(void)size;
-	bm_free(p);
+	free_sized(p, size, QUANTUM, "free_sized");
 }
 
 void bm_free_aligned_sized(void *p, size_t alignment, size_t size) {
-	(void)alignment;
-	(void)size;
-	bm_free(p);
+	free_sized(p, size, alignment, "free_aligned_sized");
+}
+
+void malloc_delete_sized(void *p, size_t size, size_t alignment) {
+	free_sized(p, size, alignment, "operator delete");
+}
+
+/* Resize the small block p of s in place when size keeps its class;
+ * hardened builds move its canary. NULL when it has to move. */
+static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
+	if (lookup_class(size, QUANTUM) != s->ext.szind)
+		return NULL;
+	if (config_hardened) {
+		size_t old = lookup_usable(&s->ext, p, "realloc");
+		memset((char *)p + old, 0, sizeof(uint64_t));
+		slab_tail_set(s, p, size);
+	}
+	return p;
 }
 
 /* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. */
+ * new address or NULL when it has to move by copying. Hardened builds move
+ * runs: a kept guarded run costs less than moving a guard page. */
 static void *realloc_in_place(extent_t *e, void *p, size_t size) {
 	if (e->kind == EXTENT_SLAB)
-		return sz_s2u(size) == malloc_usable(e) ? p : NULL;
+		return realloc_small_in_place((slab_t *)e, p, size);
+	if (lookup_class(size, QUANTUM) != SZ_NSMALL)
+		return NULL;
 	arena_t *a = e->owner;
+	if (config_hardened)
+		return lookup_run_size(size, QUANTUM) + HARDEN_GUARD == e->size ?
+		    p : NULL;
 	if (e->kind == EXTENT_LARGE) {
 		size_t usize = sz_s2u(size);
-		if (size <= SZ_SMALL_MAX || usize >= SZ_HUGE_MIN)
+		if (usize >= SZ_HUGE_MIN)
 			return NULL;
 		if (usize < e->size) {
 			extent_run_shrink(&a->pages, e, usize);
@@ -412,17 +489,25 @@ void *bm_realloc(void *p, size_t size) {
 	}
 	if (size > PTRDIFF_MAX)
 		return malloc_enomem();
-	extent_t *e = malloc_lookup(p, "realloc");
-	if (e == NULL)
-		return NULL;
-	size_t old = malloc_usable(e);
-	void *q = realloc_in_place(e, p, size);
-	if (q != NULL) {
-		if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
-			malloc_prof_resized(e, old, size);
-		return q;
+	size_t old = 0;
+	if (config_hardened && zero_owns(p)) {
+		if (!zero_live(p)) {
+			lookup_report("realloc", "invalid pointer", p);
+			return NULL;
+		}
+	} else {
+		extent_t *e = lookup_alloc(p, "realloc");
+		if (e == NULL)
+			return NULL;
+		old = lookup_usable(e, p, "realloc");
+		void *q = realloc_in_place(e, p, size);
+		if (q != NULL) {
+			if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
+				malloc_prof_resized(e, old, size);
+			return q;
+		}
 	}
-	q = bm_malloc(size);
+	void *q = bm_malloc(size);
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, MIN(old, size));
@@ -487,8 +572,13 @@ void *bm_pvalloc(size_t size) {
 size_t bm_malloc_usable_size(const void *p) {
 	if (p == NULL)
 		return 0;
-	extent_t *e = malloc_lookup(p, "malloc_usable_size");
-	return e != NULL ? malloc_usable(e) : 0;
+	if (config_hardened && zero_owns(p)) {
+		if (!zero_live(p))
+			lookup_report("malloc_usable_size", "invalid pointer", p);
+		return 0;
+	}
+	extent_t *e = lookup_alloc(p, "malloc_usable_size");
+	return e != NULL ? lookup_usable(e, p, "malloc_usable_size") : 0;
 }
 
 /* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */

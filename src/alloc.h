@@ -12,6 +12,9 @@
 
 /* Boot the allocator if needed. 0 when ready. */
 int malloc_boot(void);
+/* C++ sized delete (alignment 0 when none): free p, reporting a size it
+ * cannot have been allocated with as "operator delete(): invalid size". */
+void malloc_delete_sized(void *p, size_t size, size_t alignment);
 /* Fork handlers (registered by malloc_boot's constructor). */
 void malloc_prefork(void);
 void malloc_postfork_parent(void);

@@ -21,6 +21,7 @@
 #include "mutex.h"
 #include "purge.h"
 #include "rtree.h"
+#include "secret.h"
 
 #include <errno.h>
 #include <string.h>
@@ -66,6 +67,10 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	a->ind = ind;
 	a->base = b;
+	if (harden_init(&a->harden, secret_mix(ind, (uintptr_t)a)) != 0) {
+		base_delete(b);
+		return NULL;
+	}
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		a->bins[i].cur = &arena_slab_empty;
@@ -156,12 +161,15 @@ arena_t *arena_get(unsigned i) {
 size_t arena_unmap_free_all(void) {
 	size_t total = 0;
 	unsigned n = arena_count();
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		harden_kept_flush(&arenas[i]->harden, &arenas[i]->pages);
 		total += pages_unmap_free(&arenas[i]->pages);
+	}
 	return total;
 }
 
 void arena_purge(arena_t *a) {
+	harden_kept_flush(&a->harden, &a->pages);
 	purge_pages(&a->pages, true);
 }
 
@@ -380,24 +388,26 @@ static void *arena_slab_refill(slab_t *s) {
  * which do not exceed nblocks, and remote frees are among the blocks out.
  * Its free lists hold carved blocks of s only (inside, on a block boundary;
  * no cycle). Every page of its run maps to s in the rtree. */
-static void arena_slab_check(const slab_t *s) {
+static void arena_slab_check(slab_t *s) {
 	if (!config_debug)
 		return;
 	uint32_t nfree = 0, nremote = 0;
-	for (void **b = s->free; b != NULL; b = b[0]) {
+	uint32_t ncarved = atomic_load_explicit(&s->carved,
+	    memory_order_relaxed) / s->block_size;
+	for (void *b = s->free; b != NULL; b = slab_next(s, b)) {
 		BM_ASSERT(slab_block_valid(s, b));
-		BM_ASSERT(((uintptr_t)b - s->ext.addr) / s->block_size < s->bump);
+		BM_ASSERT(((uintptr_t *)b)[1] == slab_key(s));
 		nfree++;
-		BM_ASSERT(nfree <= s->bump);
+		BM_ASSERT(nfree <= ncarved);
 	}
-	for (void **b = atomic_load_explicit(&s->remote_free,
-	    memory_order_acquire); b != NULL; b = b[0]) {
+	for (void *b = atomic_load_explicit(&s->remote_free,
+	    memory_order_acquire); b != NULL; b = slab_next(s, b)) {
 		BM_ASSERT(slab_block_valid(s, b));
 		nremote++;
 		BM_ASSERT(nremote <= s->used);
 	}
-	BM_ASSERT(s->bump <= s->nblocks);
-	BM_ASSERT(s->used + nfree == s->bump);
+	BM_ASSERT(ncarved <= s->nblocks);
+	BM_ASSERT(s->used + nfree == ncarved);
 	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
 	for (size_t off = 0; off < s->ext.size; off += PAGE)
 		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
@@ -438,10 +448,18 @@ void *arena_malloc_small_slow(arena_t *a, unsigned ind) {
 
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed) {
-	extent_t *e = extent_run_alloc(&a->pages, NULL, usize, alignment,
-	    EXTENT_LARGE, zeroed);
-	if (e == NULL)
-		return NULL;
+	extent_t *e = config_hardened ? harden_kept_take(&a->harden, usize +
+	    PAGE, alignment) : NULL;
+	if (e != NULL) {
+		*zeroed = false;
+	} else {
+		e = extent_run_alloc(&a->pages, NULL, usize + HARDEN_GUARD,
+		    alignment, EXTENT_LARGE, zeroed);
+		if (e == NULL)
+			return NULL;
+		if (config_hardened)
+			harden_guard(e);
+	}
 	atomic_store_explicit(&a->n_large, atomic_load_explicit(&a->n_large,
 	    memory_order_relaxed) + 1, memory_order_relaxed);
 	return (void *)e->addr;
@@ -449,9 +467,12 @@ void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
 
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
     bool *zeroed) {
+	size += HARDEN_GUARD;
 	extent_t *e = huge_alloc(&a->pages, size, alignment, zeroed);
 	if (e == NULL && errno == ENOMEM && arena_unmap_free_all() >= size)
 		e = huge_alloc(&a->pages, size, alignment, zeroed);
+	if (e != NULL && config_hardened)
+		harden_guard(e);
 	return e != NULL ? (void *)e->addr : NULL;
 }
 
@@ -459,9 +480,16 @@ void arena_free_run(extent_t *e) {
 	arena_t *a = e->owner;
 	int saved = errno;
 	if (e->kind == EXTENT_LARGE) {
-		extent_run_free(&a->pages, e, true);
+		if (!config_hardened)
+			extent_run_free(&a->pages, e, true);
+		else if (!harden_kept_put(&a->harden, &a->pages, e)) {
+			harden_unguard(e);
+			extent_run_free(&a->pages, e, true);
+		}
 		bg_wake();
 	} else {
+		if (config_hardened)  /* it may become free pages of the arena */
+			harden_unguard(e);
 		huge_free(&a->pages, e);
 	}
 	errno = saved;
@@ -470,6 +498,11 @@ void arena_free_run(extent_t *e) {
 /* Give back what an exiting thread's arena holds for nothing: collect
  * remote frees, and return empty current and spare slabs to the pages. */
 static void arena_tidy(arena_t *a) {
+	slab_t *ds;
+	void *dp;
+	while (config_hardened && (dp = harden_delayed_pop(&a->harden, &ds)))
+		arena_free_local(a, ds, dp);  /* the delayed frees */
+	harden_kept_flush(&a->harden, &a->pages);
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];

@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "base.h"
+#include "harden.h"
 #include "pages.h"
 #include "slab.h"
 #include "sz.h"
@@ -64,6 +65,7 @@ struct arena_s {
 	                                        * stored under the pool lock) */
 	bin_park_t park[SZ_NSMALL];            /* owner only */
 	bin_pub_t pub[SZ_NSMALL];              /* owner stores, anyone loads */
+	harden_t harden;                       /* hardened builds' state */
 	_Alignas(64) _Atomic(slab_t *) remote_slabs;
 	_Atomic int claimed;                   /* a thread acts as the owner */
 	_Atomic uint64_t remote_frees;
@@ -87,11 +89,13 @@ void arena_free_local_slow(arena_t *a, slab_t *s);
 /* A free into slab s from a thread that does not own s's arena. */
 void arena_free_remote(slab_t *s, void *p);
 /* Large (page run) allocation of usize bytes (sz_s2u of the request) at
- * alignment; *zeroed tells if the memory reads as zero. NULL on failure. */
+ * alignment, followed by HARDEN_GUARD bytes of guard; *zeroed tells if the
+ * memory reads as zero. NULL on failure. */
 void *arena_malloc_large(arena_t *a, size_t usize, size_t alignment,
     bool *zeroed);
-/* Huge allocation (own mapping, or the arena's spare huge mapping);
- * *zeroed tells if it reads as zero. NULL on failure. */
+/* Huge allocation (own mapping, or the arena's spare huge mapping), with
+ * HARDEN_GUARD bytes of guard after size; *zeroed tells if it reads as
+ * zero. NULL on failure. */
 void *arena_malloc_huge(arena_t *a, size_t size, size_t alignment,
     bool *zeroed);
 /* Free a large or huge run, from any thread. */
@@ -102,7 +106,8 @@ void arena_free_run(extent_t *e);
 void arena_postfork_child(void);
 /* Unmap every arena's free runs (a map failed); the bytes given back. */
 size_t arena_unmap_free_all(void);
-/* Purge a's dirty pages now. */
+/* Purge a's dirty pages now (hardened builds: and give back the guarded
+ * runs it keeps). */
 void arena_purge(arena_t *a);
 /* Purge every arena's dirty pages now (malloc_trim). */
 void arena_purge_all(void);
@@ -150,5 +155,28 @@ typedef struct {
 void arena_stats_get(arena_t *a, bool own, arena_stats_t *out);
 /* Times a was taken from the pool. */
 uint64_t arena_adopted(const arena_t *a);
+
+/* The owner's free of p into slab s of its arena a. */
+BM_INLINE void arena_free_local(arena_t *a, slab_t *s, void *p) {
+	slab_free_local(s, p);
+	if (UNLIKELY(s->state != SLAB_CURRENT) &&
+	    (s->used == 0 || s->state == SLAB_FULL))
+		arena_free_local_slow(a, s);
+}
+
+/* Hardened builds: the owner's free of p (in slab s of a), delayed: p joins
+ * the arena's delayed frees and one of the oldest of them, picked at
+ * random, is freed (harden_delay). Default builds: arena_free_local. */
+BM_INLINE void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
+	slab_t *old_s = s;
+	void *old = config_hardened ? harden_delay(&a->harden, s, p, &old_s) : p;
+	if (old != NULL)
+		arena_free_local(a, old_s, old);
+}
+
+/* True when p waits among a's delayed frees (owner only). */
+BM_INLINE bool arena_delayed_has(const arena_t *a, const void *p) {
+	return config_hardened && harden_delayed_has(&a->harden, p);
+}
 
 #endif

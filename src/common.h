@@ -49,6 +49,14 @@ static const bool config_debug = true;
 static const bool config_debug = false;
 #endif
 static const bool config_stats = true;
+/* `make hardened` (BM_HARDENED): canaries, guard pages, zero-size
+ * allocations that fault, checked zeroing of freed blocks, delayed reuse.
+ * A compile-time constant: the default build carries none of it. */
+#ifdef BM_HARDENED
+static const bool config_hardened = true;
+#else
+static const bool config_hardened = false;
+#endif
 
 /* Index of the highest set bit; x must be non-zero. */
 BM_INLINE unsigned bm_lg_floor(size_t x) {

@@ -62,7 +62,8 @@ typedef enum {
 	    "they prove wrong (the memory was needed again within the decay " \
 	    "time)") \
 	X(abort_on_invalid, BOOL, 0, NULL, 0, true, "true", "-", \
-	    "abort after reporting an invalid or double free") \
+	    "abort after reporting an invalid or double free, a corrupted " \
+	    "free list, a wrong size, an overflow or a write after free") \
 	X(stats_print, BOOL, 0, NULL, 0, false, "false", "-", \
 	    "print the statistics report at exit") \
 	X(stats_opts, STRING, 16, NULL, 0, "", "", "-", \

@@ -135,6 +135,16 @@ void log_fatal(const char *fmt, ...) {
 	abort();
 }
 
+void log_error(bool fatal, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	log_vwarn(fmt, ap);
+	va_end(ap);
+	if (fatal)
+		log_fatal("aborting (set BASEMALLOC_CONF=abort_on_invalid:false "
+		    "to continue)");
+}
+
 void log_assert_fail(const char *file, int line, const char *expr) {
 	log_fatal("%s:%d: assertion failed: %s", file, line, expr);
 }

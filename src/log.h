@@ -21,6 +21,9 @@ size_t log_vformat(char *buf, size_t cap, const char *fmt, va_list ap);
 void log_warn(const char *fmt, ...) BM_FORMAT(1, 2);
 /* log_warn, then abort(). */
 BM_NORETURN void log_fatal(const char *fmt, ...) BM_FORMAT(1, 2);
+/* A memory error basemalloc found: log_warn the line; when fatal, then say
+ * how to go on instead (abort_on_invalid:false) and abort(). */
+void log_error(bool fatal, const char *fmt, ...) BM_FORMAT(2, 3);
 /* Write raw bytes to fd 2 (os_write: retrying, errno left as it was). */
 void log_write(const char *buf, size_t len);
 /* Called by BM_ASSERT on failure: prints file, line, expression; aborts. */

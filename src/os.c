@@ -1,6 +1,7 @@
 /*
- * os: the only file that calls mmap, munmap, mremap and madvise, and the only
- * one that reads system facts (THP mode from /sys, CPU count, clock, auxv),
+ * os: the only file that calls mmap, munmap, mremap, mprotect and madvise,
+ * and the only one that reads system facts (THP mode from /sys, CPU count,
+ * clock, random bytes from getrandom or /dev/urandom),
  * opens files, writes to fds, creates thread keys and starts threads (the
  * background purger). Every call is thread-safe, and all but
  * os_thread_start are lock-free; counters are relaxed atomics. /sys is read
@@ -23,8 +24,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -209,6 +210,19 @@ int os_decommit(void *addr, size_t size) {
 	return p == addr ? 0 : os_error(saved);
 }
 
+int os_guard(void *addr, size_t size) {
+	int saved = errno;
+	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : os_error(saved);
+}
+
+void *os_reserve(size_t size) {
+	int saved = errno;
+	void *p = mmap(NULL, size, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int os_advise(void *addr, size_t size, int advice) {
 	int saved = errno;
 	COUNT(n_madvise, 1);
@@ -255,6 +269,37 @@ const char *os_thp_mode_name(os_thp_mode_t mode) {
 
 unsigned os_ncpus(void) {
 	return os_cpus;
+}
+
+/* Fill buf with len bytes from getrandom(2) without blocking (fd < 0; the
+ * raw syscall, since glibc's wrapper is newer than some of the systems we
+ * run on) or from fd, retrying short reads and EINTR. */
+static int os_fill(int fd, unsigned char *buf, size_t len) {
+	while (len > 0) {
+		long n = fd < 0 ? syscall(SYS_getrandom, buf, len, GRND_NONBLOCK)
+		    : syscall(SYS_read, fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? EIO : errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int os_random(void *buf, size_t len) {
+	int saved = errno;
+	int err = os_fill(-1, buf, len);
+	if (err != 0) {
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/urandom",
+		    O_RDONLY | O_CLOEXEC);
+		err = fd < 0 ? errno : os_fill(fd, buf, len);
+		if (fd >= 0)
+			syscall(SYS_close, fd);
+	}
+	errno = saved;
+	return err;
 }
 
 uint64_t os_now_ns(void) {
@@ -357,10 +402,6 @@ void os_close(int fd) {
 
 int os_pid(void) {
 	return (int)getpid();
-}
-
-const void *os_random_at_exec(void) {
-	return (const void *)getauxval(AT_RANDOM);
 }
 
 int os_key_create(os_key_t *key, void (*dtor)(void *)) {

@@ -1,7 +1,7 @@
 /*
  * os: the only module that calls the platform: memory (mmap, munmap, mremap,
- * madvise, mincore), system facts (page size, THP mode, CPU count, monotonic
- * clock, the kernel's random bytes, the pid), files and fd writes, futexes,
+ * madvise, mincore, mprotect), system facts (page size, THP mode, CPU
+ * count, monotonic clock, the kernel's random bytes (getrandom), the pid), files and fd writes, futexes,
  * thread-exit keys, starting threads (the background purger), and what the
  * fork protocol needs of libc (whether the process has threads; the stdio
  * list lock). The lowest layer: it uses no other module. Every function is
@@ -46,6 +46,13 @@ void *os_remap(void *addr, size_t old_size, size_t new_size);
 /* Make pages accessible again / inaccessible (PROT_NONE), keeping the range. */
 int os_commit(void *addr, size_t size);
 int os_decommit(void *addr, size_t size);
+/* Make whole pages inaccessible (PROT_NONE) keeping their mapping and its
+ * contents: a guard; os_commit lifts it. errno is left as it was. */
+int os_guard(void *addr, size_t size);
+/* Reserve size bytes of address space that faults when touched (PROT_NONE,
+ * no memory behind it); NULL on failure (errno left as it was). Not counted
+ * as mapped. */
+void *os_reserve(size_t size);
 /* MADV_DONTNEED: pages read back as zero afterwards. */
 int os_purge_forced(void *addr, size_t size);
 /* MADV_FREE: the kernel may reclaim lazily; contents undefined afterwards. */
@@ -62,6 +69,10 @@ os_thp_mode_t os_thp_mode(void);
 const char *os_thp_mode_name(os_thp_mode_t mode);
 /* Online CPUs (>= 1). */
 unsigned os_ncpus(void);
+/* Fill buf with len bytes from the kernel's random generator (getrandom,
+ * else /dev/urandom; never blocks). 0, or an errno value when neither
+ * answered in full. errno itself is left as it was. */
+int os_random(void *buf, size_t len);
 /* Monotonic time in nanoseconds (coarse clock, cheap). */
 uint64_t os_now_ns(void);
 /* Sleep for ns nanoseconds (less when a signal arrives). */
@@ -97,9 +108,6 @@ int os_open_trunc(const char *path, int *fd);
 void os_close(int fd);
 /* The process id. */
 int os_pid(void);
-/* The 16 random bytes the kernel gave the process at exec (AT_RANDOM), or
- * NULL when there are none. */
-const void *os_random_at_exec(void);
 /* A thread-specific key whose destructor runs at thread exit (pthread key:
  * a low index kept in the thread descriptor, no allocation). */
 typedef unsigned os_key_t;

@@ -5,16 +5,27 @@
  * when `free` runs dry (mimalloc's free-list sharding). Blocks are carved
  * from the untouched part of the slab a page at a time, so pages are touched
  * only when needed.
- * A freed block carries slab_key(s) in its second word; finding the key on
- * free means a double free (confirmed by walking the lists when the caller
- * owns the slab).
- * No locks. Fields above the cache-line split are the owner's only.
+ * Every block on a list (carved, freed or freed remotely) holds in word 0
+ * the link to the next one encoded with slab_link (the next address, its
+ * own address and the slab's link key: a plain pointer is never stored),
+ * and in word 1 the slab's key: finding the key on free means a double
+ * free (confirmed by walking the lists when the caller owns the slab). A
+ * link is checked when followed: it must decode to a carved block of the
+ * slab, or the list is reported corrupted. The keys are derived from the
+ * process secret (secret_mix) for each slab afresh, so neither reveals the
+ * secret, the other key or another slab's keys.
+ * No locks. `carved` is written by the owner and read by any freeing
+ * thread (a relaxed atomic: a block handed out was carved before it was
+ * handed out, and the program's own synchronisation carries that to the
+ * freer). Fields above the cache-line split are the owner's only.
  */
 #ifndef BM_SLAB_H
 #define BM_SLAB_H
 
 #include "common.h"
 #include "pages.h"
+
+#include <string.h>
 
 typedef enum {
 	SLAB_CURRENT = 1,  /* the bin allocates from it */
@@ -23,29 +34,33 @@ typedef enum {
 	SLAB_SPARE = 4,    /* empty, kept by the bin for reuse */
 } slab_state_t;
 
+/* Hardened builds: the bytes a small block keeps past its user's bytes (an
+ * 8-byte canary right after them; the user's size in the last 8 bytes). */
+#define SLAB_TAIL ((size_t)16)
+
 typedef struct slab_s slab_t;
 struct slab_s {
 	extent_t ext;              /* kind EXTENT_SLAB; ext.szind = bin */
 	void *free;                /* owner's free blocks */
+	uintptr_t key;             /* word 1 of every free block (odd) */
+	uintptr_t link_key;        /* mixed into every encoded link */
+	uint64_t div;              /* ceil(2^64 / block_size): block test */
+	_Atomic uint32_t carved;   /* bytes from ext.addr carved into blocks */
 	uint32_t used;             /* blocks out (owner's view) */
 	uint32_t nblocks;
-	uint32_t bump;             /* blocks below this index were carved */
 	uint32_t block_size;
-	uint32_t magic;            /* ceil(2^32 / block_size) */
 	uint8_t state;             /* slab_state_t */
 	uint32_t parked;           /* `used` when last filed as partial (stats) */
 	slab_t *next, *prev;       /* bin's partial list; slab cache */
 	slab_t *qnext;             /* arena's remote queue */
+	uint64_t canary;           /* hardened: the canary after the bytes */
 	_Alignas(64) _Atomic(void *) remote_free;
 	_Atomic(uint8_t) full;     /* owner set it: no free block, not listed */
 	_Atomic(uint8_t) queued;   /* on the arena's remote queue */
 };
 
-extern uintptr_t slab_free_key;
-
-/* Pick the free-block key (from the kernel's random bytes). */
-void slab_boot(void);
-/* Set up a slab over its run (ext already filled) for blocks of bs bytes. */
+/* Set up a slab over its run (ext already filled) for blocks of bs bytes,
+ * with keys never used before. */
 void slab_init(slab_t *s, unsigned bin, size_t bs);
 /* Carve more never-used blocks onto `free`; 0, or ENOMEM when none left. */
 int slab_extend(slab_t *s);
@@ -56,37 +71,100 @@ uint32_t slab_collect(slab_t *s);
 bool slab_free_remote(slab_t *s, void *p);
 /* True when p is on one of the slab's free lists (owner only). */
 bool slab_has_free_block(slab_t *s, void *p);
+/* Report that the link in block b does not decode to a block of s
+ * ("malloc(): corrupted free list"); aborts unless abort_on_invalid is off,
+ * then returns NULL: the rest of the list is dropped (leaked). */
+void *slab_corrupt(slab_t *s, void *b);
+/* Hardened builds: check that block b, about to be handed out, holds what
+ * free left in it (the key, zeros); else report a write after free and
+ * zero it. */
+void slab_reuse_check(slab_t *s, void *b);
+/* Hardened builds: check that block b, kept from reuse since free zeroed
+ * it, still holds zeros and the key in its first two words (the rest is
+ * checked when it is handed out); else report a write after free. */
+void slab_delayed_check(slab_t *s, void *b);
+/* Hardened builds: write the canary after the n bytes of block p and n at
+ * its end (n + SLAB_TAIL <= block_size). */
+void slab_tail_set(const slab_t *s, void *p, size_t n);
+/* Hardened builds: the size n recorded in block p when its canary is
+ * intact, else SIZE_MAX (an overflow past the n bytes). */
+size_t slab_tail_get(const slab_t *s, const void *p);
 
-/* The key a free block of s carries in its second word: the process's
- * secret mixed with the slab's address and block size, so that a stale key
- * left in memory by another slab layout (bytes a program copies without
- * having written them) does not match. */
-BM_INLINE uintptr_t slab_key(const slab_t *s) {
-	return slab_free_key ^ s->ext.addr ^ s->block_size;
+typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
+
+/* Zero the block p of s (16-byte aligned, a multiple of 16 bytes): 16 bytes
+ * a store, or memset for blocks where that is faster. */
+BM_INLINE void slab_zero(const slab_t *s, void *p) {
+	if (s->block_size > 256) {
+		memset(p, 0, s->block_size);
+		return;
+	}
+	slab_v2_t *v = p;
+	for (uint32_t i = 0; i < s->block_size / 16; i++)
+		v[i] = (slab_v2_t){ 0, 0 };
 }
 
-/* True when p is the start of a block of s. */
+/* The key a free block of s holds in its second word. */
+BM_INLINE uintptr_t slab_key(const slab_t *s) {
+	return s->key;
+}
+
+/* The link stored in block b to next (and, applied to a stored link, the
+ * next block back): encoding and decoding are the same mix. */
+BM_INLINE uintptr_t slab_link(const slab_t *s, const void *b, uintptr_t v) {
+	return v ^ (uintptr_t)b ^ s->link_key;
+}
+
+/* True when p is the start of a carved block of s (one handed out or on a
+ * free list). off * div < div is the exact test of off % block_size == 0
+ * for off < 2^32 (Lemire, Kaser and Kurz, "Faster remainder by direct
+ * computation"); slabs are far smaller. */
 BM_INLINE bool slab_block_valid(const slab_t *s, const void *p) {
 	uint64_t off = (uintptr_t)p - s->ext.addr;
-	uint64_t idx = (off * s->magic) >> 32;
-	return idx * s->block_size == off && idx < s->nblocks;
+	return off < atomic_load_explicit(&s->carved, memory_order_relaxed) &&
+	    off * s->div < s->div;
 }
+
+/* The block after b on a list of s, checked: NULL at the end. */
+BM_INLINE void *slab_next(slab_t *s, void *b) {
+	void *next = (void *)slab_link(s, b, *(uintptr_t *)b);
+	if (UNLIKELY(!slab_block_valid(s, next)) && next != NULL)
+		next = slab_corrupt(s, b);
+	return next;
+}
+
+/* Hand out block b, the head of `free`, whose successor is next. */
+BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
+	s->free = next;
+	if (config_hardened) {
+		slab_reuse_check(s, b);
+		b[0] = NULL;
+	}
+	b[1] = NULL;
+	s->used++;
+	return b;
+}
+
+/* slab_alloc when the head's link does not decode to a block: the end of
+ * the list, or a corrupted link (reported). Out of line, so that the fast
+ * path needs no stack frame. Returns b. */
+void *slab_alloc_last(slab_t *s, void *b) __attribute__((returns_nonnull));
 
 /* Pop a block from `free`, or NULL. */
 BM_INLINE void *slab_alloc(slab_t *s) {
 	void **b = s->free;
 	if (UNLIKELY(b == NULL))
 		return NULL;
-	s->free = b[0];
-	b[1] = NULL;
-	s->used++;
-	return b;
+	void *next = (void *)slab_link(s, b, (uintptr_t)b[0]);
+	if (UNLIKELY(!slab_block_valid(s, next)))
+		return slab_alloc_last(s, b);
+	return slab_pop(s, b, next);
 }
 
 /* Owner's free: push p on `free`. */
 BM_INLINE void slab_free_local(slab_t *s, void *p) {
 	void **b = p;
-	b[0] = s->free;
+	b[0] = (void *)slab_link(s, b, (uintptr_t)s->free);
 	b[1] = (void *)slab_key(s);
 	s->free = b;
 	s->used--;

@@ -16,7 +16,9 @@
  *   ops DIR      random malloc/calloc/realloc/memalign/free with contents
  *                checked (run with prof_sample:1: every block sampled)
  */
+#ifndef _GNU_SOURCE  /* the runners pass -D_GNU_SOURCE */
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "os.h"
 #include "rtree.h"
+#include "secret.h"
 #include "slab.h"
 #include "sz.h"
 
@@ -189,7 +190,7 @@ int main(int argc, char **argv) {
 	os_boot();
 	sz_boot();
 	conf_reset();
-	slab_boot();
+	secret_boot();
 	if (base_boot() != 0 || arena_boot() != 0)
 		return 1;
 	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,

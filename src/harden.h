@@ -1,0 +1,71 @@
+/*
+ * harden: the hardened build's state of an arena, below the arena: the
+ * delayed frees (the blocks its thread freed last, kept from reuse; the one
+ * let go is picked at random among the oldest), the kept guarded runs
+ * (freed large runs whose guard page stays set, out of the rtree, for the
+ * next block of their size) and the guard pages themselves.
+ * Locks: the delayed frees are the owner's only; the kept runs have their
+ * own lock (rank LEAF), since any thread frees large runs. Default builds:
+ * harden_t is one byte and callers test config_hardened before calling.
+ */
+#ifndef BM_HARDEN_H
+#define BM_HARDEN_H
+
+#include "common.h"
+#include "extent.h"
+#include "mutex.h"
+#include "slab.h"
+
+/* Bytes of guard after each large and huge run. */
+#define HARDEN_GUARD (config_hardened ? PAGE : 0)
+#define HARDEN_DELAYED 64             /* delayed frees per arena */
+#define HARDEN_DELAYED_PICK 8         /* the oldest, among which one goes */
+#define HARDEN_KEPT 64                /* kept guarded runs per arena */
+#define HARDEN_KEPT_MAX ((size_t)1 << 20)   /* the largest kept (usable) */
+#define HARDEN_KEPT_BYTES ((size_t)8 << 20) /* all kept runs together */
+
+typedef struct {
+	void *p;
+	slab_t *s;
+} harden_delayed_t;
+
+typedef struct {
+#ifdef BM_HARDENED
+	harden_delayed_t delayed[HARDEN_DELAYED];
+	unsigned delayed_head;          /* the oldest delayed free */
+	uint64_t rng;                   /* picks the one let go */
+	mutex_t kept_lock;
+	extent_t *kept[HARDEN_KEPT];
+	size_t kept_bytes;              /* their sizes */
+	unsigned kept_next;             /* the slot given back next */
+#else
+	char none;
+#endif
+} harden_t;
+
+/* Set up h (seed: a secret-derived number for its generator). 0, or an
+ * errno value. */
+int harden_init(harden_t *h, uint64_t seed);
+/* Delay the free of p, in slab s: p joins the delayed frees and the block
+ * let go in exchange is returned (its slab in *s_out), checked for writes
+ * since its free; NULL while there are free slots. Owner only. */
+void *harden_delay(harden_t *h, slab_t *s, void *p, slab_t **s_out);
+/* Take one delayed block out (its slab in *s_out); NULL when none is left. */
+void *harden_delayed_pop(harden_t *h, slab_t **s_out);
+/* True when p is among the delayed frees. Owner only. */
+bool harden_delayed_has(const harden_t *h, const void *p);
+/* Make the last page of run e a guard (when the kernel refuses, having too
+ * many mappings, it stays an unused accessible page) / lift it. */
+void harden_guard(const extent_t *e);
+void harden_unguard(const extent_t *e);
+/* A kept run of size bytes (guard included) aligned to alignment, back in
+ * the rtree, or NULL. */
+extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment);
+/* Keep e, a freed guarded run of p, for reuse (out of the rtree, so that
+ * freeing it again is an invalid pointer); runs kept before may go back to
+ * p to make room. False when e is too large to keep. */
+bool harden_kept_put(harden_t *h, pages_t *p, extent_t *e);
+/* Give every kept run back to p. */
+void harden_kept_flush(harden_t *h, pages_t *p);
+
+#endif
