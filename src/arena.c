@@ -203,7 +203,7 @@ static void arena_bin_publish(arena_t *a, unsigned ind) {
 	uint64_t full = bin->nslabs > listed ? bin->nslabs - listed : 0;
 	bin_pub_t *pub = &a->pub[ind];
 	atomic_store_explicit(&pub->live, full * bin_nblocks[ind] +
-	    bin->cur->used + pk->parked, memory_order_relaxed);
+	    slab_used(bin->cur) + pk->parked, memory_order_relaxed);
 	atomic_store_explicit(&pub->slabs, bin->nslabs, memory_order_relaxed);
 	atomic_store_explicit(&pub->refills, bin->nrequests,
 	    memory_order_relaxed);
@@ -211,14 +211,14 @@ static void arena_bin_publish(arena_t *a, unsigned ind) {
 
 static void partial_push(arena_t *a, bin_t *bin, slab_t *s) {
 	bin_park_t *pk = &a->park[s->ext.szind];
-	s->state = SLAB_PARTIAL;
+	slab_state_set(s, SLAB_PARTIAL);
 	s->prev = NULL;
 	s->next = bin->partial;
 	if (s->next != NULL)
 		s->next->prev = s;
 	bin->partial = s;
-	s->parked = s->used;
-	pk->parked += s->used;
+	s->parked = slab_used(s);
+	pk->parked += slab_used(s);
 	pk->npartial++;
 }
 
@@ -270,7 +270,7 @@ static void arena_slab_release(arena_t *a, bin_t *bin, slab_t *s) {
 /* An empty slab that is not current: keep it as the spare or free it. */
 static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
 	if (bin->spare == NULL) {
-		s->state = SLAB_SPARE;
+		slab_state_set(s, SLAB_SPARE);
 		bin->spare = s;
 		return;
 	}
@@ -285,12 +285,12 @@ static void arena_slab_refile(arena_t *a, slab_t *s) {
 		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
 		partial_push(a, bin, s);
 	}
-	if (s->used == 0 && s->state == SLAB_PARTIAL) {
+	if (slab_used(s) == 0 && s->state == SLAB_PARTIAL) {
 		partial_unlink(a, bin, s);
 		arena_slab_retire_empty(a, bin, s);
 	} else if (s->state == SLAB_PARTIAL) {
-		a->park[ind].parked += (uint64_t)s->used - s->parked;
-		s->parked = s->used;
+		a->park[ind].parked += (uint64_t)slab_used(s) - s->parked;
+		s->parked = slab_used(s);
 	}
 	arena_bin_publish(a, ind);
 }
@@ -335,7 +335,7 @@ static void arena_free_claimed(arena_t *a, slab_t *s, void *p) {
 	int saved = errno;
 	arena_count_remote(s, slab_collect(s));
 	slab_free_local(s, p);
-	if (s->used == 0 || s->state == SLAB_FULL)
+	if (slab_used(s) == 0 || s->state == SLAB_FULL)
 		arena_slab_refile(a, s);
 	arena_drain_remote(a);
 	errno = saved;
@@ -369,7 +369,7 @@ static void *arena_slab_retire_full(slab_t *s) {
 		arena_count_remote(s, slab_collect(s));
 		return slab_alloc(s);
 	}
-	s->state = SLAB_FULL;
+	slab_state_set(s, SLAB_FULL);
 	return NULL;
 }
 
@@ -404,10 +404,10 @@ static void arena_slab_check(slab_t *s) {
 	    memory_order_acquire); b != NULL; b = slab_next(s, b)) {
 		BM_ASSERT(slab_block_valid(s, b));
 		nremote++;
-		BM_ASSERT(nremote <= s->used);
+		BM_ASSERT(nremote <= slab_used(s));
 	}
 	BM_ASSERT(ncarved <= s->nblocks);
-	BM_ASSERT(s->used + nfree == ncarved);
+	BM_ASSERT(slab_used(s) + nfree == ncarved);
 	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
 	for (size_t off = 0; off < s->ext.size; off += PAGE)
 		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
@@ -434,7 +434,7 @@ static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	else if ((s = arena_slab_new(a, ind)) == NULL)
 		return NULL;
 	arena_slab_check(s);
-	s->state = SLAB_CURRENT;
+	slab_state_set(s, SLAB_CURRENT);
 	bin->cur = s;
 	if ((p = slab_alloc(s)) == NULL)
 		p = arena_slab_refill(s);
@@ -511,7 +511,7 @@ static void arena_tidy(arena_t *a) {
 			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
-			if (s->used == 0) {
+			if (slab_used(s) == 0) {
 				bin->cur = &arena_slab_empty;
 				arena_slab_release(a, bin, s);
 			}
@@ -548,13 +548,13 @@ static void arena_bin_read(const arena_t *a, unsigned ind,
 	const bin_t *bin = &a->bins[ind];
 	uint64_t listed = 0, live = 0;
 	if (bin->cur != &arena_slab_empty) {
-		live += bin->cur->used;
+		live += slab_used(bin->cur);
 		listed++;
 	}
 	if (bin->spare != NULL)
 		listed++;
 	for (const slab_t *s = bin->partial; s != NULL; s = s->next) {
-		live += s->used;
+		live += slab_used(s);
 		listed++;
 	}
 	out->slabs = bin->nslabs;

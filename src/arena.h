@@ -159,8 +159,7 @@ uint64_t arena_adopted(const arena_t *a);
 /* The owner's free of p into slab s of its arena a. */
 BM_INLINE void arena_free_local(arena_t *a, slab_t *s, void *p) {
 	slab_free_local(s, p);
-	if (UNLIKELY(s->state != SLAB_CURRENT) &&
-	    (s->used == 0 || s->state == SLAB_FULL))
+	if (UNLIKELY(s->gate == 0))   /* see slab_state_set */
 		arena_free_local_slow(a, s);
 }
 
