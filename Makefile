@@ -1,5 +1,6 @@
 # basemalloc build. `make` builds ./libbasemalloc.so; `make test` runs every
-# test suite; `make bench` compares with glibc and the installed peers.
+# test suite; `make bench` compares with glibc and the installed peers;
+# `make bench-icount` counts the instructions of their malloc/free fast paths.
 CC      ?= cc
 CFLAGS_BASE = -std=c11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc \
@@ -26,7 +27,7 @@ CFLAGS_preload = -fexceptions
 CFLAGS_alloc = -fno-tree-slp-vectorize
 HEADERS = $(wildcard src/*.h) include/basemalloc.h
 
-.PHONY: all test test-unit bench bench-deps clean print-modules
+.PHONY: all test test-unit bench bench-icount bench-deps clean print-modules
 all: libbasemalloc.so
 
 # A build flavour: $(1) its name (`make $(1)`), $(2) its extra CFLAGS,
@@ -61,6 +62,10 @@ test: all
 
 bench: all
 	@bash bench/run $(if $(QUICK),--quick)
+
+# Instructions per malloc and free under callgrind (bench/icount).
+bench-icount: all
+	@bash bench/icount
 
 bench-deps:
 	bash bench/deps
