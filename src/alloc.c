@@ -102,18 +102,18 @@ BM_NOINLINE static void *malloc_enomem(void) {
  * class ind from the current slab of a's bin, or NULL when that slab has
  * none left (an empty bin's current slab is a placeholder without blocks). */
 BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
-	return slab_alloc(a->bins[ind].cur);
+	return slab_alloc(a->cur[ind]);
 }
 
 /* The fast path of malloc and calloc: a block for size from the calling
- * thread's arena when it has one and the size is answered by table; NULL
- * when the caller must take malloc_slow. */
+ * thread's current slab of its class, when the size is answered by table;
+ * NULL when the caller must take malloc_slow (also for a thread without an
+ * arena, whose current slabs are all the empty placeholder). */
 BM_INLINE void *malloc_fast(size_t size) {
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
+	if (LIKELY(size <= malloc_fast_max)) {   /* 0 under prof */
 		if (size > SZ_LOOKUP_MAX)
 			__builtin_unreachable();   /* malloc_fast_max never is */
-		return malloc_pop(a, sz_size2index(size));
+		return slab_alloc(tsd_tls.cur[sz_size2index(size)]);
 	}
 	return NULL;
 }
@@ -130,7 +130,7 @@ BM_NOINLINE static void *malloc_small_hardened(arena_t *a, unsigned ind,
 	void *p = malloc_small(a, ind);
 	if (p == NULL)
 		return NULL;
-	slab_t *s = a->bins[ind].cur;  /* where malloc_small takes blocks */
+	slab_t *s = a->cur[ind];  /* where malloc_small takes blocks */
 	BM_ASSERT(rtree_lookup(p) == s);
 	slab_tail_set(s, p, size);
 	return p;

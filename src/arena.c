@@ -2,7 +2,7 @@
  * arena: bins, the slab life cycle, large and huge runs, and the pool of
  * abandoned arenas. Bins and the slab cache are touched by the owning thread
  * only; pages_t has its own lock; the pool and registry take pool_lock.
- * Slab states: CURRENT (bin->cur), PARTIAL (bin->partial list), FULL (on no
+ * Slab states: CURRENT (a->cur[bin]), PARTIAL (bin->partial list), FULL (on no
  * list; `full` set so remote freers queue it on remote_slabs), SPARE.
  * Published figures (arena.h): on each slow path of a class that changes its
  * slabs (a new current slab, a slab refiled or given back, a tidy at thread
@@ -27,6 +27,9 @@
 #include <string.h>
 
 slab_t arena_slab_empty;
+slab_t *const arena_no_cur[SZ_NSMALL] = {
+	[0 ... SZ_NSMALL - 1] = &arena_slab_empty
+};
 
 static mutex_t pool_lock;
 static arena_t *pool;
@@ -73,7 +76,7 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
-		a->bins[i].cur = &arena_slab_empty;
+		a->cur[i] = &arena_slab_empty;
 		a->bins[i].slab_size = bin_slab_size[i];
 	}
 	return a;
@@ -199,11 +202,11 @@ static void arena_bin_publish(arena_t *a, unsigned ind) {
 	const bin_park_t *pk = &a->park[ind];
 	arena_park_check(a, ind);
 	uint64_t listed = pk->npartial + (bin->spare != NULL) +
-	    (bin->cur != &arena_slab_empty);
+	    (a->cur[ind] != &arena_slab_empty);
 	uint64_t full = bin->nslabs > listed ? bin->nslabs - listed : 0;
 	bin_pub_t *pub = &a->pub[ind];
 	atomic_store_explicit(&pub->live, full * bin_nblocks[ind] +
-	    slab_used(bin->cur) + pk->parked, memory_order_relaxed);
+	    slab_used(a->cur[ind]) + pk->parked, memory_order_relaxed);
 	atomic_store_explicit(&pub->slabs, bin->nslabs, memory_order_relaxed);
 	atomic_store_explicit(&pub->refills, bin->nrequests,
 	    memory_order_relaxed);
@@ -418,14 +421,14 @@ static void arena_slab_check(slab_t *s) {
  * changed). NULL when out of memory. */
 static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
-	slab_t *s = bin->cur;
+	slab_t *s = a->cur[ind];
 	void *p;
 	bin->nrequests++;
 	if (s != &arena_slab_empty) {
 		if ((p = arena_slab_refill(s)) != NULL ||
 		    (p = arena_slab_retire_full(s)) != NULL)
 			return p;
-		bin->cur = &arena_slab_empty;
+		a->cur[ind] = &arena_slab_empty;
 	}
 	arena_drain_remote(a);
 	s = bin->partial;
@@ -435,7 +438,7 @@ static void *arena_bin_refill(arena_t *a, unsigned ind) {
 		return NULL;
 	arena_slab_check(s);
 	slab_state_set(s, SLAB_CURRENT);
-	bin->cur = s;
+	a->cur[ind] = s;
 	if ((p = slab_alloc(s)) == NULL)
 		p = arena_slab_refill(s);
 	arena_bin_publish(a, ind);
@@ -506,13 +509,13 @@ static void arena_tidy(arena_t *a) {
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];
-		slab_t *s = bin->cur;
+		slab_t *s = a->cur[i];
 		if (s == &arena_slab_empty && bin->spare == NULL)
 			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
 			if (slab_used(s) == 0) {
-				bin->cur = &arena_slab_empty;
+				a->cur[i] = &arena_slab_empty;
 				arena_slab_release(a, bin, s);
 			}
 		}
@@ -547,8 +550,8 @@ static void arena_bin_read(const arena_t *a, unsigned ind,
     arena_bin_stats_t *out) {
 	const bin_t *bin = &a->bins[ind];
 	uint64_t listed = 0, live = 0;
-	if (bin->cur != &arena_slab_empty) {
-		live += slab_used(bin->cur);
+	if (a->cur[ind] != &arena_slab_empty) {
+		live += slab_used(a->cur[ind]);
 		listed++;
 	}
 	if (bin->spare != NULL)

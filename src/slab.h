@@ -184,8 +184,8 @@ BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
 	return b;
 }
 
-/* slab_alloc when the head's link does not decode to a block: the end of
- * the list, or a corrupted link (reported). Out of line, so that the fast
+/* slab_alloc when the head's link decodes to neither a block nor the end of
+ * the list: a corrupted link (reported). Out of line, so that the fast
  * path needs no stack frame. Returns b. */
 void *slab_alloc_last(slab_t *s, void *b) __attribute__((returns_nonnull));
 
@@ -195,7 +195,9 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 	if (UNLIKELY(b == NULL))
 		return NULL;
 	void *next = (void *)slab_link(s, (uintptr_t)b[0]);
-	if (UNLIKELY(!slab_block_ok(s, next)))
+	__asm__("" : "+r"(next));   /* test next itself: gcc would keep both
+	                             * the link and the key to compare them */
+	if (UNLIKELY(!slab_block_ok(s, next)) && next != NULL)
 		return slab_alloc_last(s, b);
 	return slab_pop(s, b, next);
 }
