@@ -27,9 +27,8 @@
 #include <string.h>
 
 slab_t arena_slab_empty;
-slab_t *const arena_no_cur[SZ_NSMALL] = {
-	[0 ... SZ_NSMALL - 1] = &arena_slab_empty
-};
+slab_t *const arena_no_cur[SZ_NSMALL] = { [0 ... SZ_NSMALL - 1] =
+    &arena_slab_empty };
 
 static mutex_t pool_lock;
 static arena_t *pool;
@@ -308,8 +307,7 @@ void arena_free_local_slow(arena_t *a, slab_t *s) {
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
- * writes the counter, so no read-modify-write is needed). Out of line, so
- * that arena_slab_refill stays small enough to be inlined. */
+ * writes it: no read-modify-write). Out of line, to keep the refill small. */
 BM_NOINLINE static void arena_count_remote(slab_t *s, uint32_t n) {
 	arena_t *a = s->ext.owner;
 	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(
