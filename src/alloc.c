@@ -102,18 +102,18 @@ BM_NOINLINE static void *malloc_enomem(void) {
  * class ind from the current slab of a's bin, or NULL when that slab has
  * none left (an empty bin's current slab is a placeholder without blocks). */
 BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
-	return slab_alloc(a->bins[ind].cur);
+	return slab_alloc(a->cur[ind]);
 }
 
 /* The fast path of malloc and calloc: a block for size from the calling
- * thread's arena when it has one and the size is answered by table; NULL
- * when the caller must take malloc_slow. */
+ * thread's current slab of its class, when the size is answered by table;
+ * NULL when the caller must take malloc_slow (also for a thread without an
+ * arena, whose current slabs are all the empty placeholder). */
 BM_INLINE void *malloc_fast(size_t size) {
-	arena_t *a = tsd_tls.arena;
-	if (LIKELY(a != NULL && size <= malloc_fast_max)) {   /* prof */
+	if (LIKELY(size <= malloc_fast_max)) {   /* 0 under prof */
 		if (size > SZ_LOOKUP_MAX)
 			__builtin_unreachable();   /* malloc_fast_max never is */
-		return malloc_pop(a, sz_size2index(size));
+		return slab_alloc(tsd_tls.cur[sz_size2index(size)]);
 	}
 	return NULL;
 }
@@ -130,7 +130,7 @@ BM_NOINLINE static void *malloc_small_hardened(arena_t *a, unsigned ind,
 	void *p = malloc_small(a, ind);
 	if (p == NULL)
 		return NULL;
-	slab_t *s = a->bins[ind].cur;  /* where malloc_small takes blocks */
+	slab_t *s = a->cur[ind];  /* where malloc_small takes blocks */
 	BM_ASSERT(rtree_lookup(p) == s);
 	slab_tail_set(s, p, size);
 	return p;
@@ -298,18 +298,6 @@ static void free_zero(const void *p, const char *call) {  /* hardened */
 		    : "invalid pointer", p);
 }
 
-BM_NOINLINE static void free_slow(void *p, const char *call) {
-	if (config_hardened && zero_owns(p))
-		return free_zero(p, call);
-	extent_t *e = lookup_alloc(p, call);
-	if (e == NULL)
-		return;
-	if (e->kind == EXTENT_SLAB)
-		log_fatal("%s(): internal error at %p", call, p);
-	if (UNLIKELY(opt_prof))
-		prof_free(e);
-	arena_free_run(e);
-}
 
 /* Hardened builds: the rest of a small free. The canary is checked, the
  * whole block zeroed (slab_alloc checks that it still is), and the owner's
@@ -339,31 +327,37 @@ BM_INLINE void free_small_live(slab_t *s, void *p, const char *call) {
 	arena_free_remote(s, p);
 }
 
-/* free_small of a pointer that failed the quick test: the lookup decides
- * (invalid pointer, double free, or a live block holding a copy of the
- * key). Out of line, so that free's fast path needs no stack frame. */
-BM_NOINLINE static void free_small_slow(slab_t *s, void *p,
-    const char *call) {
-	if (lookup_alloc(p, call) != NULL)
-		free_small_live(s, p, call);
+/* Every free the quick test of free_small did not pass: NULL, page runs,
+ * and the lookup decides the rest (invalid pointer, double free, or a
+ * live block holding a copy of the key). Out of line, so that free's fast
+ * path needs no stack frame. */
+BM_NOINLINE static void free_slow(void *p, const char *call) {
+	if (p == NULL)
+		return;
+	if (config_hardened && zero_owns(p))
+		return free_zero(p, call);
+	extent_t *e = lookup_alloc(p, call);
+	if (e == NULL)
+		return;
+	if (e->kind == EXTENT_SLAB)
+		return free_small_live((slab_t *)e, p, call);
+	if (UNLIKELY(opt_prof))
+		prof_free(e);
+	arena_free_run(e);
 }
 
-/* Free p, in slab s by the rtree: a carved block whose second word is not
- * the key is live. */
+/* Free p, whose descriptor by the rtree is s (a slab's, another kind's or
+ * rtree's `nothing`, which no pointer passes): a carved block of a slab
+ * whose second word is not the key is live. */
 BM_INLINE void free_small(slab_t *s, void *p, const char *call) {
-	if (UNLIKELY(!slab_block_valid(s, p) ||
+	if (UNLIKELY(!slab_block_ok(s, p) ||
 	    ((uintptr_t *)p)[1] == slab_key(s)))
-		return free_small_slow(s, p, call);
+		return free_slow(p, call);
 	free_small_live(s, p, call);
 }
 
 void bm_free(void *p) {
-	if (UNLIKELY(p == NULL))
-		return;
-	extent_t *e = rtree_lookup(p);
-	if (UNLIKELY(e == NULL || e->kind != EXTENT_SLAB))
-		return free_slow(p, "free");
-	free_small((slab_t *)e, p, "free");
+	free_small(rtree_desc_fast(p), p, "free");
 }
 
 BM_NOINLINE static void free_sized_slow(void *p, size_t size,
@@ -396,10 +390,10 @@ BM_INLINE void free_sized(void *p, size_t size, size_t alignment,
 	alignment = MAX(alignment, QUANTUM);
 	if (!config_hardened && alignment == QUANTUM &&
 	    LIKELY(size <= SZ_LOOKUP_MAX && p != NULL)) {
-		extent_t *e = rtree_lookup(p);
-		if (LIKELY(e != NULL && e->kind == EXTENT_SLAB && e->szind ==
+		slab_t *s = rtree_desc(p);
+		if (LIKELY(s->ext.kind == EXTENT_SLAB && s->ext.szind ==
 		    sz_lookup[(size + QUANTUM - 1) >> LG_QUANTUM]))
-			return free_small((slab_t *)e, p, call);
+			return free_small(s, p, call);
 	}
 	free_sized_slow(p, size, alignment, call);
 }

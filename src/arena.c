@@ -2,7 +2,7 @@
  * arena: bins, the slab life cycle, large and huge runs, and the pool of
  * abandoned arenas. Bins and the slab cache are touched by the owning thread
  * only; pages_t has its own lock; the pool and registry take pool_lock.
- * Slab states: CURRENT (bin->cur), PARTIAL (bin->partial list), FULL (on no
+ * Slab states: CURRENT (a->cur[bin]), PARTIAL (bin->partial list), FULL (on no
  * list; `full` set so remote freers queue it on remote_slabs), SPARE.
  * Published figures (arena.h): on each slow path of a class that changes its
  * slabs (a new current slab, a slab refiled or given back, a tidy at thread
@@ -27,6 +27,8 @@
 #include <string.h>
 
 slab_t arena_slab_empty;
+slab_t *const arena_no_cur[SZ_NSMALL] = { [0 ... SZ_NSMALL - 1] =
+    &arena_slab_empty };
 
 static mutex_t pool_lock;
 static arena_t *pool;
@@ -73,7 +75,7 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
-		a->bins[i].cur = &arena_slab_empty;
+		a->cur[i] = &arena_slab_empty;
 		a->bins[i].slab_size = bin_slab_size[i];
 	}
 	return a;
@@ -199,11 +201,11 @@ static void arena_bin_publish(arena_t *a, unsigned ind) {
 	const bin_park_t *pk = &a->park[ind];
 	arena_park_check(a, ind);
 	uint64_t listed = pk->npartial + (bin->spare != NULL) +
-	    (bin->cur != &arena_slab_empty);
+	    (a->cur[ind] != &arena_slab_empty);
 	uint64_t full = bin->nslabs > listed ? bin->nslabs - listed : 0;
 	bin_pub_t *pub = &a->pub[ind];
 	atomic_store_explicit(&pub->live, full * bin_nblocks[ind] +
-	    bin->cur->used + pk->parked, memory_order_relaxed);
+	    slab_used(a->cur[ind]) + pk->parked, memory_order_relaxed);
 	atomic_store_explicit(&pub->slabs, bin->nslabs, memory_order_relaxed);
 	atomic_store_explicit(&pub->refills, bin->nrequests,
 	    memory_order_relaxed);
@@ -211,14 +213,14 @@ static void arena_bin_publish(arena_t *a, unsigned ind) {
 
 static void partial_push(arena_t *a, bin_t *bin, slab_t *s) {
 	bin_park_t *pk = &a->park[s->ext.szind];
-	s->state = SLAB_PARTIAL;
+	slab_state_set(s, SLAB_PARTIAL);
 	s->prev = NULL;
 	s->next = bin->partial;
 	if (s->next != NULL)
 		s->next->prev = s;
 	bin->partial = s;
-	s->parked = s->used;
-	pk->parked += s->used;
+	s->parked = slab_used(s);
+	pk->parked += slab_used(s);
 	pk->npartial++;
 }
 
@@ -270,7 +272,7 @@ static void arena_slab_release(arena_t *a, bin_t *bin, slab_t *s) {
 /* An empty slab that is not current: keep it as the spare or free it. */
 static void arena_slab_retire_empty(arena_t *a, bin_t *bin, slab_t *s) {
 	if (bin->spare == NULL) {
-		s->state = SLAB_SPARE;
+		slab_state_set(s, SLAB_SPARE);
 		bin->spare = s;
 		return;
 	}
@@ -285,12 +287,12 @@ static void arena_slab_refile(arena_t *a, slab_t *s) {
 		atomic_store_explicit(&s->full, 0, memory_order_relaxed);
 		partial_push(a, bin, s);
 	}
-	if (s->used == 0 && s->state == SLAB_PARTIAL) {
+	if (slab_used(s) == 0 && s->state == SLAB_PARTIAL) {
 		partial_unlink(a, bin, s);
 		arena_slab_retire_empty(a, bin, s);
 	} else if (s->state == SLAB_PARTIAL) {
-		a->park[ind].parked += (uint64_t)s->used - s->parked;
-		s->parked = s->used;
+		a->park[ind].parked += (uint64_t)slab_used(s) - s->parked;
+		s->parked = slab_used(s);
 	}
 	arena_bin_publish(a, ind);
 }
@@ -305,8 +307,7 @@ void arena_free_local_slow(arena_t *a, slab_t *s) {
 }
 
 /* Count n remote frees the owner collected from s (stats; only the owner
- * writes the counter, so no read-modify-write is needed). Out of line, so
- * that arena_slab_refill stays small enough to be inlined. */
+ * writes it: no read-modify-write). Out of line, to keep the refill small. */
 BM_NOINLINE static void arena_count_remote(slab_t *s, uint32_t n) {
 	arena_t *a = s->ext.owner;
 	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(
@@ -335,7 +336,7 @@ static void arena_free_claimed(arena_t *a, slab_t *s, void *p) {
 	int saved = errno;
 	arena_count_remote(s, slab_collect(s));
 	slab_free_local(s, p);
-	if (s->used == 0 || s->state == SLAB_FULL)
+	if (slab_used(s) == 0 || s->state == SLAB_FULL)
 		arena_slab_refile(a, s);
 	arena_drain_remote(a);
 	errno = saved;
@@ -369,7 +370,7 @@ static void *arena_slab_retire_full(slab_t *s) {
 		arena_count_remote(s, slab_collect(s));
 		return slab_alloc(s);
 	}
-	s->state = SLAB_FULL;
+	slab_state_set(s, SLAB_FULL);
 	return NULL;
 }
 
@@ -404,10 +405,10 @@ static void arena_slab_check(slab_t *s) {
 	    memory_order_acquire); b != NULL; b = slab_next(s, b)) {
 		BM_ASSERT(slab_block_valid(s, b));
 		nremote++;
-		BM_ASSERT(nremote <= s->used);
+		BM_ASSERT(nremote <= slab_used(s));
 	}
 	BM_ASSERT(ncarved <= s->nblocks);
-	BM_ASSERT(s->used + nfree == ncarved);
+	BM_ASSERT(slab_used(s) + nfree == ncarved);
 	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
 	for (size_t off = 0; off < s->ext.size; off += PAGE)
 		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
@@ -418,14 +419,14 @@ static void arena_slab_check(slab_t *s) {
  * changed). NULL when out of memory. */
 static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
-	slab_t *s = bin->cur;
+	slab_t *s = a->cur[ind];
 	void *p;
 	bin->nrequests++;
 	if (s != &arena_slab_empty) {
 		if ((p = arena_slab_refill(s)) != NULL ||
 		    (p = arena_slab_retire_full(s)) != NULL)
 			return p;
-		bin->cur = &arena_slab_empty;
+		a->cur[ind] = &arena_slab_empty;
 	}
 	arena_drain_remote(a);
 	s = bin->partial;
@@ -434,8 +435,8 @@ static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	else if ((s = arena_slab_new(a, ind)) == NULL)
 		return NULL;
 	arena_slab_check(s);
-	s->state = SLAB_CURRENT;
-	bin->cur = s;
+	slab_state_set(s, SLAB_CURRENT);
+	a->cur[ind] = s;
 	if ((p = slab_alloc(s)) == NULL)
 		p = arena_slab_refill(s);
 	arena_bin_publish(a, ind);
@@ -506,13 +507,13 @@ static void arena_tidy(arena_t *a) {
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];
-		slab_t *s = bin->cur;
+		slab_t *s = a->cur[i];
 		if (s == &arena_slab_empty && bin->spare == NULL)
 			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
-			if (s->used == 0) {
-				bin->cur = &arena_slab_empty;
+			if (slab_used(s) == 0) {
+				a->cur[i] = &arena_slab_empty;
 				arena_slab_release(a, bin, s);
 			}
 		}
@@ -547,14 +548,14 @@ static void arena_bin_read(const arena_t *a, unsigned ind,
     arena_bin_stats_t *out) {
 	const bin_t *bin = &a->bins[ind];
 	uint64_t listed = 0, live = 0;
-	if (bin->cur != &arena_slab_empty) {
-		live += bin->cur->used;
+	if (a->cur[ind] != &arena_slab_empty) {
+		live += slab_used(a->cur[ind]);
 		listed++;
 	}
 	if (bin->spare != NULL)
 		listed++;
 	for (const slab_t *s = bin->partial; s != NULL; s = s->next) {
-		live += s->used;
+		live += slab_used(s);
 		listed++;
 	}
 	out->slabs = bin->nslabs;

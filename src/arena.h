@@ -32,7 +32,6 @@
 #define ARENAS_MAX 65536
 
 typedef struct {
-	slab_t *cur;          /* never NULL: &arena_slab_empty when none */
 	slab_t *partial;      /* slabs with free blocks */
 	slab_t *spare;        /* one empty slab kept for reuse */
 	uint32_t slab_size;   /* bytes per slab */
@@ -54,6 +53,9 @@ typedef struct {
 
 typedef struct arena_s arena_t;
 struct arena_s {
+	slab_t *cur[SZ_NSMALL];  /* each bin's current slab, never NULL:
+	                          * &arena_slab_empty when none (dense: the
+	                          * malloc fast path indexes it) */
 	bin_t bins[SZ_NSMALL];
 	unsigned ind;
 	base_t *base;
@@ -74,6 +76,9 @@ struct arena_s {
 
 /* The placeholder current slab of empty bins (never has a free block). */
 extern slab_t arena_slab_empty;
+/* The current slabs of a thread without an arena: all the placeholder, so
+ * that malloc's fast path needs no test for that case. */
+extern slab_t *const arena_no_cur[SZ_NSMALL];
 
 /* Set up the pool (bootstrap). 0 on success. */
 int arena_boot(void);
@@ -159,8 +164,7 @@ uint64_t arena_adopted(const arena_t *a);
 /* The owner's free of p into slab s of its arena a. */
 BM_INLINE void arena_free_local(arena_t *a, slab_t *s, void *p) {
 	slab_free_local(s, p);
-	if (UNLIKELY(s->state != SLAB_CURRENT) &&
-	    (s->used == 0 || s->state == SLAB_FULL))
+	if (UNLIKELY(s->gate == 0))   /* see slab_state_set */
 		arena_free_local_slow(a, s);
 }
 

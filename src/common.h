@@ -13,6 +13,18 @@
 
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* ThreadSanitizer builds (gcc and clang say it differently). */
+#if defined(__SANITIZE_THREAD__)
+#define BM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BM_TSAN 1
+#endif
+#endif
+#ifndef BM_TSAN
+#define BM_TSAN 0
+#endif
+
 #define BM_INLINE   static inline __attribute__((always_inline))
 #define BM_NOINLINE __attribute__((noinline))
 #define BM_NORETURN __attribute__((noreturn))

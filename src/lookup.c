@@ -31,7 +31,7 @@ extent_t *lookup_alloc(const void *p, const char *call) {
 		goto invalid;
 	if (e->kind == EXTENT_SLAB) {
 		slab_t *s = (slab_t *)e;
-		if (!slab_block_valid(s, p))
+		if (!slab_block_ok(s, p))
 			goto invalid;
 		if (((const uintptr_t *)p)[1] == slab_key(s) &&
 		    lookup_block_is_free(s, p)) {

@@ -19,6 +19,7 @@
 #define BM_PAGES_H
 
 #include "common.h"
+#include "rtree.h"
 #include "base.h"
 #include "mutex.h"
 
@@ -48,12 +49,30 @@ struct extent_s {
 	extent_t *dnext, *dprev;/* free run: dirty list */
 	uint64_t dirty_since;   /* dirty run: when it was freed (ns; the mean
 	                         * by bytes over the runs it merged) */
+	uint64_t mul;           /* slab: the block test (slab_block_ok) */
+	_Atomic uint64_t lim;   /* slab: its bound; 0 for every other kind
+	                         * (and for rtree's `nothing`): no address
+	                         * passes */
 };
+
+/* The block bound of e (a relaxed load). Outside ThreadSanitizer builds a
+ * plain load of the aligned word, which x86 and arm64 make atomic anyway:
+ * gcc folds it into free's compare, which it never does for an atomic
+ * load. */
+BM_INLINE uint64_t extent_lim(const extent_t *e) {
+#if BM_TSAN
+	return atomic_load_explicit(&e->lim, memory_order_relaxed);
+#else
+	return *(const uint64_t *)&e->lim;
+#endif
+}
 
 /* A descriptor's kind and owner are stored atomically (relaxed): coalescing
  * reads them in the descriptor of a neighbouring run, which may belong to
  * another arena and change under that arena's lock. */
 BM_INLINE void extent_tag(extent_t *e, extent_kind_t kind, void *owner) {
+	_Static_assert(sizeof(extent_t) <= RTREE_NOTHING, "rtree's nothing");
+	atomic_store_explicit(&e->lim, 0, memory_order_relaxed);
 	__atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->owner, owner, __ATOMIC_RELAXED);
 }

@@ -28,10 +28,18 @@ void slab_init(slab_t *s, unsigned bin, size_t bs) {
 	s->link_key = (uintptr_t)secret_mix(s->ext.addr, gen | 2);
 	s->canary = config_hardened ? secret_mix(s->ext.addr, gen | 3) : 0;
 	s->div = UINT64_MAX / bs + 1;
-	s->used = 0;
+	uint64_t mul = s->div;
+	if (mul * bs == 0)     /* a power of two: e would be 0 */
+		mul++;
+	mul |= 1;              /* odd: off -> off * mul is one to one */
+	s->ext.mul = mul;
+	atomic_store_explicit(&s->ext.lim, 0, memory_order_relaxed);
+	s->watch = SLAB_GATE_OPEN;
+	s->gate = 0 - SLAB_GATE_OPEN;
 	s->nblocks = (uint32_t)(s->ext.size / bs);
 	atomic_store_explicit(&s->carved, 0, memory_order_relaxed);
 	s->block_size = (uint32_t)bs;
+	BM_ASSERT(((uint64_t)s->nblocks + 1) * (mul * bs) < mul);
 	s->state = 0;
 	s->next = s->prev = NULL;
 	atomic_store_explicit(&s->remote_free, NULL, memory_order_relaxed);
@@ -54,13 +62,15 @@ int slab_extend(slab_t *s) {
 	void **head = s->free;
 	for (uint32_t i = n; i-- > 0;) {
 		void **b = (void **)(start + (uintptr_t)i * s->block_size);
-		b[0] = (void *)slab_link(s, b, (uintptr_t)head);
+		b[0] = (void *)slab_link(s, (uintptr_t)head);
 		b[1] = (void *)slab_key(s);
 		head = b;
 	}
 	s->free = head;
-	atomic_store_explicit(&s->carved, carved + n * s->block_size,
-	    memory_order_relaxed);
+	carved += n * s->block_size;
+	atomic_store_explicit(&s->ext.lim, (uint64_t)(carved / s->block_size) *
+	    (s->ext.mul * s->block_size), memory_order_relaxed);
+	atomic_store_explicit(&s->carved, carved, memory_order_relaxed);
 	return 0;
 }
 
@@ -82,7 +92,7 @@ static slab_walk_t slab_walk(const slab_t *s) {
  * link off a block boundary is caught when it is popped, or, as the tail
  * that collection writes to, by slab_collect itself. */
 static void *slab_walk_next(const slab_walk_t *w, slab_t *s, void *b) {
-	uintptr_t next = *(uintptr_t *)b ^ (uintptr_t)b ^ w->link_key;
+	uintptr_t next = *(uintptr_t *)b ^ w->link_key;
 	if (LIKELY(next - w->addr < w->carved))
 		return (void *)next;
 	return next == 0 ? NULL : slab_corrupt(s, b);
@@ -110,10 +120,10 @@ uint32_t slab_collect(slab_t *s) {
 		n--;
 	}
 	if (tail != NULL) {
-		tail[0] = (void *)slab_link(s, tail, (uintptr_t)s->free);
+		tail[0] = (void *)slab_link(s, (uintptr_t)s->free);
 		s->free = list;
 	}
-	s->used -= n;
+	s->gate -= n;
 	return n;
 }
 
@@ -122,7 +132,7 @@ bool slab_free_remote(slab_t *s, void *p) {
 	b[1] = (void *)slab_key(s);
 	void *head = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
 	do {
-		b[0] = (void *)slab_link(s, b, (uintptr_t)head);
+		b[0] = (void *)slab_link(s, (uintptr_t)head);
 	} while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &head,
 	    b, memory_order_seq_cst, memory_order_relaxed));
 	if (!atomic_load_explicit(&s->full, memory_order_seq_cst))
@@ -156,7 +166,7 @@ static void slab_report(const char *call, const char *what, const void *p) {
 }
 
 BM_NOINLINE void *slab_alloc_last(slab_t *s, void *b) {
-	void *next = (void *)slab_link(s, b, *(uintptr_t *)b);
+	void *next = (void *)slab_link(s, *(uintptr_t *)b);
 	if (next != NULL)
 		next = slab_corrupt(s, b);
 	return slab_pop(s, b, next);

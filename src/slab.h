@@ -6,8 +6,8 @@
  * from the untouched part of the slab a page at a time, so pages are touched
  * only when needed.
  * Every block on a list (carved, freed or freed remotely) holds in word 0
- * the link to the next one encoded with slab_link (the next address, its
- * own address and the slab's link key: a plain pointer is never stored),
+ * the link to the next one encoded with slab_link (the next address mixed
+ * with the slab's link key: a plain pointer is never stored),
  * and in word 1 the slab's key: finding the key on free means a double
  * free (confirmed by walking the lists when the caller owns the slab). A
  * link is checked when followed: it must decode to a carved block of the
@@ -44,13 +44,16 @@ struct slab_s {
 	void *free;                /* owner's free blocks */
 	uintptr_t key;             /* word 1 of every free block (odd) */
 	uintptr_t link_key;        /* mixed into every encoded link */
+	uint32_t gate;             /* blocks out - watch (mod 2^32): the free
+	                            * that takes it to 0 needs the arena */
+	uint32_t watch;            /* set with the state (slab_state_set) */
 	uint64_t div;              /* ceil(2^64 / block_size): block test */
 	_Atomic uint32_t carved;   /* bytes from ext.addr carved into blocks */
-	uint32_t used;             /* blocks out (owner's view) */
 	uint32_t nblocks;
 	uint32_t block_size;
 	uint8_t state;             /* slab_state_t */
-	uint32_t parked;           /* `used` when last filed as partial (stats) */
+	uint32_t parked;           /* slab_used when last filed as partial
+	                            * (stats) */
 	slab_t *next, *prev;       /* bin's partial list; slab cache */
 	slab_t *qnext;             /* arena's remote queue */
 	uint64_t canary;           /* hardened: the canary after the bytes */
@@ -58,6 +61,26 @@ struct slab_s {
 	_Atomic(uint8_t) full;     /* owner set it: no free block, not listed */
 	_Atomic(uint8_t) queued;   /* on the arena's remote queue */
 };
+
+/* The gate of a slab no free needs to stop at (current, spare): far from
+ * 0 whatever the number of blocks out. */
+#define SLAB_GATE_OPEN ((uint32_t)1 << 31)
+
+/* Blocks out (owner's view). */
+BM_INLINE uint32_t slab_used(const slab_t *s) {
+	return s->watch + s->gate;
+}
+
+/* Move s to state st (owner). The gate is set so that the owner's free
+ * that needs the arena finds it at 0: the first free of a full slab, the
+ * last one of a partial slab; never for the others. */
+BM_INLINE void slab_state_set(slab_t *s, slab_state_t st) {
+	uint32_t used = slab_used(s);
+	s->state = (uint8_t)st;
+	s->watch = st == SLAB_PARTIAL ? 0 : st == SLAB_FULL ? used - 1 :
+	    SLAB_GATE_OPEN;
+	s->gate = used - s->watch;
+}
 
 /* Set up a slab over its run (ext already filled) for blocks of bs bytes,
  * with keys never used before. */
@@ -109,10 +132,12 @@ BM_INLINE uintptr_t slab_key(const slab_t *s) {
 	return s->key;
 }
 
-/* The link stored in block b to next (and, applied to a stored link, the
- * next block back): encoding and decoding are the same mix. */
-BM_INLINE uintptr_t slab_link(const slab_t *s, const void *b, uintptr_t v) {
-	return v ^ (uintptr_t)b ^ s->link_key;
+/* The link a block stores to next (and, applied to a stored link, the next
+ * block back): encoding and decoding are the same mix. The block's own
+ * address is not mixed in: it would cost free and malloc an instruction
+ * each and hide nothing from a reader who knows it. */
+BM_INLINE uintptr_t slab_link(const slab_t *s, uintptr_t v) {
+	return v ^ s->link_key;
 }
 
 /* True when p is the start of a carved block of s (one handed out or on a
@@ -125,9 +150,23 @@ BM_INLINE bool slab_block_valid(const slab_t *s, const void *p) {
 	    off * s->div < s->div;
 }
 
+/* True when p is the start of a carved block of s, for p inside s's run
+ * (a lookup of p found s; s may also be a descriptor of another kind, or
+ * rtree's `nothing`: their lim of 0 fails every p). With mul odd and about
+ * 2^64 / block_size and off = p - ext.addr, off * mul mod 2^64 is
+ * k * e for the k-th block (e = mul * block_size mod 2^64, small and not
+ * 0) and at least mul for any other offset of the run, so one compare with
+ * lim tells both "on a block boundary" and "carved". For an arbitrary
+ * value (a decoded link) it accepts a value off the blocks with a
+ * chance of lim / 2^64 (under 2^-40), never a block that is not carved. */
+BM_INLINE bool slab_block_ok(const slab_t *s, const void *p) {
+	uint64_t q = ((uintptr_t)p - s->ext.addr) * s->ext.mul;
+	return q < extent_lim(&s->ext);
+}
+
 /* The block after b on a list of s, checked: NULL at the end. */
 BM_INLINE void *slab_next(slab_t *s, void *b) {
-	void *next = (void *)slab_link(s, b, *(uintptr_t *)b);
+	void *next = (void *)slab_link(s, *(uintptr_t *)b);
 	if (UNLIKELY(!slab_block_valid(s, next)) && next != NULL)
 		next = slab_corrupt(s, b);
 	return next;
@@ -141,12 +180,12 @@ BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
 		b[0] = NULL;
 	}
 	b[1] = NULL;
-	s->used++;
+	s->gate++;
 	return b;
 }
 
-/* slab_alloc when the head's link does not decode to a block: the end of
- * the list, or a corrupted link (reported). Out of line, so that the fast
+/* slab_alloc when the head's link decodes to neither a block nor the end of
+ * the list: a corrupted link (reported). Out of line, so that the fast
  * path needs no stack frame. Returns b. */
 void *slab_alloc_last(slab_t *s, void *b) __attribute__((returns_nonnull));
 
@@ -155,8 +194,10 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 	void **b = s->free;
 	if (UNLIKELY(b == NULL))
 		return NULL;
-	void *next = (void *)slab_link(s, b, (uintptr_t)b[0]);
-	if (UNLIKELY(!slab_block_valid(s, next)))
+	void *next = (void *)slab_link(s, (uintptr_t)b[0]);
+	__asm__("" : "+r"(next));   /* test next itself: gcc would keep both
+	                             * the link and the key to compare them */
+	if (UNLIKELY(!slab_block_ok(s, next)) && next != NULL)
 		return slab_alloc_last(s, b);
 	return slab_pop(s, b, next);
 }
@@ -164,10 +205,10 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 /* Owner's free: push p on `free`. */
 BM_INLINE void slab_free_local(slab_t *s, void *p) {
 	void **b = p;
-	b[0] = (void *)slab_link(s, b, (uintptr_t)s->free);
+	b[0] = (void *)slab_link(s, (uintptr_t)s->free);
 	b[1] = (void *)slab_key(s);
 	s->free = b;
-	s->used--;
+	s->gate--;
 }
 
 #endif

@@ -11,6 +11,7 @@
  */
 #include "stats.h"
 #include "profdump.h"
+#include "rtree.h"
 #include "sz.h"
 #include "tsd.h"
 
@@ -200,7 +201,8 @@ void stats_gather(stats_t *st) {
 	const pages_stats_t *p = &st->arenas.pages;
 	st->allocated = st->arenas.allocated;
 	st->active = st->arenas.active;
-	st->mapped = p->mapped + p->huge + st->base.mapped;
+	st->rtree_mapped = rtree_mapped();
+	st->mapped = p->mapped + p->huge + st->base.mapped + st->rtree_mapped;
 	st->resident = st->active + p->dirty + st->base.resident;
 	st->metadata = st->base.allocated;
 	st->os_mapped = st->os.bytes_mapped - st->os.bytes_unmapped;

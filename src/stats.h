@@ -58,6 +58,7 @@ typedef struct {
 	uint64_t prof_dumps;      /* heap dumps written */
 	unsigned narenas, abandoned, in_use;
 	size_t allocated, active, resident, mapped, metadata, os_mapped;
+	size_t rtree_mapped;
 } stats_t;
 
 /* Types of figures (their units are emit's). */
@@ -134,8 +135,11 @@ typedef struct {
 	    "resident", "upper bound: active + dirty + base resident", \
 	    "upper bound of resident bytes: active + dirty + base resident") \
 	X("mapped", "", "mapped", NULL, SIZE, BYTES, mapped, 5, "mapped", \
-	    "page chunks + huge + bases", \
-	    "page chunks + huge mappings + base blocks")
+	    "page chunks + huge + bases + page map", \
+	    "page chunks + huge mappings + base blocks + page map leaves") \
+	X("rtree_mapped", "", "rtree_mapped", NULL, SIZE, BYTES, rtree_mapped, \
+	    0, NULL, NULL, "address space of the page map's leaves (2 MiB per " \
+	    "GiB of address space in use; only touched pages are resident)")
 
 /* The process's counters (stats_t), same columns; JSON "process". */
 #define STATS_PROCESS_FIGURES(X) \

@@ -6,13 +6,16 @@
 #include "tsd.h"
 #include "os.h"
 
-__thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
+__thread tsd_t tsd_tls __attribute__((tls_model("initial-exec"))) = {
+	.cur = arena_no_cur,
+};
 static os_key_t tsd_key;
 
 static void tsd_thread_exit(void *unused) {
 	(void)unused;
 	arena_t *a = tsd_tls.arena;
 	tsd_tls.arena = NULL;
+	tsd_tls.cur = arena_no_cur;
 	if (a != NULL)
 		arena_release(a);
 }
@@ -29,6 +32,7 @@ arena_t *tsd_arena_slow(void) {
 	if (a == NULL)
 		return NULL;
 	tsd_tls.arena = a;
+	tsd_tls.cur = a->cur;
 	os_key_set(tsd_key, (void *)1);
 	return a;
 }

@@ -13,6 +13,7 @@
 
 typedef struct {
 	arena_t *arena;   /* NULL until the first allocation, and after exit */
+	slab_t *const *cur;  /* arena->cur, or arena_no_cur without an arena */
 	int64_t prof_left;/* prof: bytes to allocate until the next sample
 	                   * (0 before the thread's first; see prof.h) */
 } tsd_t;

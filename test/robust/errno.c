@@ -160,7 +160,7 @@ static int is_mapped(const void *addr)
  * another 2 MiB is mapped right under the block. *hood gets the neighbours
  * (MAP_FAILED where none); NULL when the block is not inside a bigger
  * mapping. */
-static char *huge_between_neighbours(size_t n, char **hood)
+static char *huge_between_neighbours_once(size_t n, char **hood)
 {
 	/* The flags huge blocks are mapped with, by glibc and by basemalloc
 	 * (the kernel merges only mappings with the same flags). */
@@ -199,6 +199,20 @@ static void free_neighbours(char **hood)
 	for (int i = 0; i < 2; i++)
 		if (hood[i] != MAP_FAILED)
 			munmap(hood[i], 2 * MiB);
+}
+
+/* The setup above, tried again when the allocator's first look at a new
+ * region of the address space maps metadata for it (basemalloc's page map
+ * maps a leaf per GiB) into the very hole the block was meant for. */
+static char *huge_between_neighbours(size_t n, char **hood)
+{
+	for (int i = 0; i < 4; i++) {
+		char *h = huge_between_neighbours_once(n, hood);
+		if (h != NULL)
+			return h;
+		free_neighbours(hood);
+	}
+	return NULL;
 }
 
 /* The pages of [lo, lo + n) serve page runs again: of a few large blocks,

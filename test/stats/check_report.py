@@ -64,7 +64,8 @@ def check_json(path, left_out):
     expect(t["allocated"] == t["small"]["allocated"] + t["large"]["bytes"]
            + t["huge"]["bytes"], "allocated != small + large + huge")
     expect(t["mapped"] == t["pages_mapped"] + t["huge"]["bytes"]
-           + t["base"]["mapped"], "mapped != chunks + huge + bases")
+           + t["base"]["mapped"] + t["rtree_mapped"],
+           "mapped != chunks + huge + bases + page map")
     expect(t["mapped"] == procs["os_mapped"],
            f"mapped {t['mapped']} != os layer {procs['os_mapped']}")
     expect(t["metadata"] == t["base"]["allocated"], "metadata != base")

@@ -384,7 +384,7 @@ static int check_mapped_accounting(void)
 	size_t mapped = fig("stats.mapped"), os = fig("stats.os_mapped");
 	CHECK(mapped == os, "stats.mapped %zu, os layer %zu", mapped, os);
 	CHECK(mapped == fig("stats.pages_mapped") + fig("stats.huge.bytes") +
-	    fig("stats.base.mapped"));
+	    fig("stats.base.mapped") + fig("stats.rtree_mapped"));
 	CHECK(fig("stats.mmap_calls") > 0);
 	CHECK(fig("stats.mremap_calls") >= 1);
 	CHECK(fig("stats.allocated") <= fig("stats.active"));

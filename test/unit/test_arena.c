@@ -29,16 +29,22 @@ static void *objs[NOBJ];
 
 /* A block of class ind from a, as alloc's fast and slow paths take it. */
 static void *small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->bins[ind].cur);
+	void *p = slab_alloc(a->cur[ind]);
 	return p != NULL ? p : arena_malloc_small_slow(a, ind);
 }
 
 /* The owner's free of p (arena_free_local_slow's contract: after a local
  * free that emptied a slab that is not current, or a full slab's). */
+static size_t gate_frees, gate_wrong;
+
 static void free_own(arena_t *a, void *p) {
 	slab_t *s = rtree_lookup(p);
 	slab_free_local(s, p);
-	if (s->state != SLAB_CURRENT && (s->used == 0 || s->state == SLAB_FULL))
+	bool need = s->state != SLAB_CURRENT &&
+	    (slab_used(s) == 0 || s->state == SLAB_FULL);
+	gate_frees++;
+	gate_wrong += need != (s->gate == 0);  /* what arena_free_local tests */
+	if (need)
 		arena_free_local_slow(a, s);
 }
 
@@ -178,12 +184,31 @@ static int test_large_huge(void) {
 	return CHECK_OK;
 }
 
+/* arena: a slab's gate reaches 0 on exactly the owner's frees that need
+ * the arena (the last of a partial slab, the first of a full one): fill
+ * several slabs, free every other block (full slabs become partial), then
+ * the rest (partial slabs empty) */
+static int test_gate(void) {
+	unsigned ind = sz_size2index(96);
+	arena_t *a = arena_acquire();
+	CHECK(a != NULL);
+	CHECK_DO(fill(a, ind, NOBJ));
+	for (size_t i = 0; i < NOBJ; i += 2)
+		free_own(a, objs[i]);
+	for (size_t i = 1; i < NOBJ; i += 2)
+		free_own(a, objs[i]);
+	CHECK(gate_frees == NOBJ, "%zu frees", gate_frees);
+	CHECK(gate_wrong == 0, "%zu of %zu frees", gate_wrong, gate_frees);
+	return CHECK_OK;
+}
+
 static const struct check_s checks[] = {
 	CHECK_ENTRY(test_owner_exact),
 	CHECK_ENTRY(test_published),
 	CHECK_ENTRY(test_pool),
 	CHECK_ENTRY(test_remote),
 	CHECK_ENTRY(test_large_huge),
+	CHECK_ENTRY(test_gate),
 };
 
 int main(int argc, char **argv) {

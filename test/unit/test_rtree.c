@@ -14,8 +14,8 @@
 
 #include <pthread.h>
 
-#define LEAF_SPAN ((uintptr_t)1 << (LG_PAGE + RTREE_LG_NODE))
-#define NODE_SPAN ((uintptr_t)1 << (LG_PAGE + 2 * RTREE_LG_NODE))
+#define LEAF_SPAN RTREE_LEAF_SPAN
+#define NODE_SPAN (RTREE_LEAF_SPAN * 4)  /* any multiple of a leaf */
 
 static int dummy[8];
 
@@ -51,6 +51,17 @@ static int test_round_trip(void) {
 	rtree_set((void *)(start + LEAF_SPAN), &dummy[2]);
 	CHECK(rtree_lookup((void *)(start + LEAF_SPAN + 100)) == &dummy[2]);
 	CHECK(rtree_lookup((void *)(start + LEAF_SPAN - 1)) == &dummy[1]);
+	rtree_set_range((void *)start, size, &dummy[4]);
+	CHECK(rtree_desc((void *)(start + PAGE)) == &dummy[4] &&
+	    rtree_desc_fast((void *)(start + PAGE)) == &dummy[4]);
+	CHECK(rtree_desc((void *)(start - PAGE)) == rtree.nothing &&
+	    rtree_desc_fast((void *)(start + size)) == rtree.nothing,
+	    "an address without an entry reads as `nothing`");
+	CHECK(rtree_desc_fast((void *)((uintptr_t)0x5a5a << 36)) == rtree.nothing,
+	    "an address without a leaf reads as `nothing`");
+	CHECK(rtree_lookup((void *)(start + size - 1)) == &dummy[4]);
+	CHECK(rtree_lookup((void *)((start + PAGE) | ((uintptr_t)0xbeef << 48))) ==
+	    &dummy[4], "bits above 47 are ignored");
 	rtree_set_range((void *)start, size, NULL);
 	bad = 0;
 	for (uintptr_t a = start; a < start + size; a += PAGE)
