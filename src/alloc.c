@@ -249,11 +249,21 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 	return malloc_plain(size, alignment, zero);
 }
 
-/* Every allocation the fast paths do not serve. */
+/* Every allocation the fast paths do not serve; a small one of a thread
+ * with an arena goes straight to its bin's refill. */
 BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
     bool zero) {
 	if (UNLIKELY(opt_prof))
 		return malloc_prof(size, alignment, zero);
+	arena_t *a = tsd_tls.arena;
+	if (!config_hardened && a != NULL && alignment == QUANTUM &&
+	    size <= malloc_fast_max) {
+		void *p = arena_malloc_small_slow(a, sz_size2index(size));
+		if (LIKELY(p != NULL)) {
+			bg_maybe_start(&a->pages);
+			return zero ? memset(p, 0, size) : p;
+		}
+	}
 	return malloc_plain(size, alignment, zero);
 }
 

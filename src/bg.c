@@ -87,9 +87,7 @@ static bool bg_heap_big(pages_t *p) {
 	if (__atomic_load_n(&p->stats.active, __ATOMIC_RELAXED) +
 	    __atomic_load_n(&p->stats.dirty, __ATOMIC_RELAXED) >= BG_START)
 		return true;
-	os_stats_t os;
-	os_stats_get(&os);
-	if (os.bytes_mapped - os.bytes_unmapped < BG_START)
+	if (os_mapped_bytes() < BG_START)
 		return false;
 	uint64_t now = os_now_ns(), last = atomic_load_explicit(&checked_at,
 	    memory_order_relaxed);

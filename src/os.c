@@ -352,6 +352,11 @@ void os_stats_get(os_stats_t *out) {
 	out->bytes_unmapped = atomic_load(&bytes_unmapped);
 }
 
+uint64_t os_mapped_bytes(void) {
+	return atomic_load_explicit(&bytes_mapped, memory_order_relaxed) -
+	    atomic_load_explicit(&bytes_unmapped, memory_order_relaxed);
+}
+
 void os_futex_wait(_Atomic uint32_t *addr, uint32_t val) {
 	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);

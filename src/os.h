@@ -89,6 +89,8 @@ typedef struct {
 	uint64_t bytes_mapped, bytes_unmapped;
 } os_stats_t;
 void os_stats_get(os_stats_t *out);
+/* Bytes mapped minus bytes unmapped (two loads). */
+uint64_t os_mapped_bytes(void);
 /* Test hook: make the n-th os_map/os_map_aligned from now fail with EAGAIN
  * (0 = never); only in builds with BM_FAULT_INJECT, otherwise ignored. */
 void os_fault_inject(uint64_t nth);
