@@ -98,13 +98,6 @@ BM_NOINLINE static void *malloc_enomem(void) {
 	return NULL;
 }
 
-/* The small-allocation fast path, the one place it is written: a block of
- * class ind from the current slab of a's bin, or NULL when that slab has
- * none left (an empty bin's current slab is a placeholder without blocks). */
-BM_INLINE void *malloc_pop(arena_t *a, unsigned ind) {
-	return slab_alloc(a->cur[ind]);
-}
-
 /* The fast path of malloc and calloc: a block for size from the calling
  * thread's current slab of its class, when the size is answered by table;
  * NULL when the caller must take malloc_slow (also for a thread without an
@@ -119,7 +112,7 @@ BM_INLINE void *malloc_fast(size_t size) {
 }
 
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
-	void *p = malloc_pop(a, ind);
+	void *p = slab_alloc(a->cur[ind]);
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
@@ -237,12 +230,12 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 	if (UNLIKELY(a == NULL))
 		return malloc_prof_first(size, alignment, zero);
 	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM (and
-	 * writes the hardened build's canaries, which malloc_pop does not). */
+	 * writes the hardened build's canaries, which slab_alloc does not). */
 	if (prof_sample_charge(size))
 		return malloc_prof_due(a, size, alignment, zero);
 	if (!config_hardened && LIKELY(alignment == QUANTUM &&
 	    size <= SZ_LOOKUP_MAX)) {
-		void *p = malloc_pop(a, sz_size2index(size));
+		void *p = slab_alloc(a->cur[sz_size2index(size)]);
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
 	}

@@ -40,8 +40,10 @@ static size_t gate_frees, gate_wrong;
 static void free_own(arena_t *a, void *p) {
 	slab_t *s = rtree_lookup(p);
 	slab_free_local(s, p);
-	bool need = s->state != SLAB_CURRENT &&
-	    (slab_used(s) == 0 || s->state == SLAB_FULL);
+	/* single-threaded: a full slab had all its blocks out */
+	bool need = (s->state == SLAB_PARTIAL && slab_used(s) == 0) ||
+	    (s->state == SLAB_FULL && s->nblocks - slab_used(s) ==
+	    slab_full_frees(s, s->nblocks));
 	gate_frees++;
 	gate_wrong += need != (s->gate == 0);  /* what arena_free_local tests */
 	if (need)
@@ -185,7 +187,8 @@ static int test_large_huge(void) {
 }
 
 /* arena: a slab's gate reaches 0 on exactly the owner's frees that need
- * the arena (the last of a partial slab, the first of a full one): fill
+ * the arena (the last of a partial slab, the slab_full_frees-th of a full
+ * one): fill
  * several slabs, free every other block (full slabs become partial), then
  * the rest (partial slabs empty) */
 static int test_gate(void) {
