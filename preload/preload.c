@@ -1,7 +1,8 @@
 /*
  * preload: the names programs call (libc's and C++'s), each a one-line
- * forwarder to the bm_* implementation (glibc's introspection calls are in
- * glibc.c). preload/export.map keeps everything
+ * forwarder to the bm_* implementation; malloc and free are aliases of
+ * theirs, defined in src/alloc.c; glibc's introspection calls are in
+ * glibc.c. preload/export.map keeps everything
  * else inside the .so; -Bsymbolic binds these calls without the PLT.
  * operator new reports failure the C++ way: it calls the new-handler, then
  * throws std::bad_alloc through libstdc++'s own thrower (looked up weakly,
@@ -19,8 +20,7 @@
 
 #define EXPORT BM_EXPORT
 
-EXPORT void *malloc(size_t n) { return bm_malloc(n); }
-EXPORT void free(void *p) { bm_free(p); }
+/* malloc and free: aliases of bm_malloc and bm_free in src/alloc.c. */
 /* cfree left glibc's API in 2.26; binaries linked before bind cfree@GLIBC_2.2.5. */
 EXPORT void cfree(void *p) { bm_free(p); }
 EXPORT void *calloc(size_t n, size_t s) { return bm_calloc(n, s); }

@@ -363,6 +363,13 @@ void bm_free(void *p) {
 	free_small(rtree_desc_fast(p), p, "free");
 }
 
+#ifdef BM_ENTRY_ALIASES  /* the library's build only (Makefile) */
+/* The library's malloc and free are bm_malloc and bm_free themselves, not
+ * forwarders to them (a jump less per call); preload.c has the others. */
+BM_EXPORT void free(void *p) __attribute__((alias("bm_free")));
+BM_EXPORT void *malloc(size_t size) __attribute__((alias("bm_malloc")));
+#endif
+
 BM_NOINLINE static void free_sized_slow(void *p, size_t size,
     size_t alignment, const char *call) {
 	if (p == NULL)
