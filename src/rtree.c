@@ -1,7 +1,7 @@
 /*
  * rtree: the two-level page map. The root and the all-zero leaf are bss
  * (read-only touched: the zero leaf is never written). Leaves are mapped
- * from the OS on demand, without huge pages: a leaf is 2 MiB of address
+ * from the OS on demand, without huge pages: a leaf is 8 MiB of address
  * space of which only the pages covering our runs are ever written, so a
  * huge page (or a base block, which may be one) would make all of it
  * resident. A leaf is installed with a CAS; the loser unmaps its own.

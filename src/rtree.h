@@ -1,8 +1,8 @@
 /*
  * rtree: address -> page-run descriptor (extent_t). Two levels indexed by the
- * page number of a 48-bit address: a static root of 2^18 slots (bits 30-47),
- * then leaves of 2^18 entries (bits 12-29; 2 MiB of demand-zeroed address
- * space each, covering 1 GiB). Nothing needs a branch:
+ * page number of a 48-bit address: a static root of 2^16 slots (bits 32-47),
+ * then leaves of 2^20 entries (bits 12-31; 8 MiB of demand-zeroed address
+ * space each, covering 4 GiB). Nothing needs a branch:
  * - a root slot holds its leaf's offset from a static all-zero leaf
  *   (`none`), so an absent leaf reads as that one;
  * - an entry holds its descriptor's offset from a static all-zero
@@ -25,7 +25,7 @@
 #include "common.h"
 
 #define RTREE_LG_VA     48
-#define RTREE_LG_LEAF   18      /* page-number bits a leaf resolves */
+#define RTREE_LG_LEAF   20      /* page-number bits a leaf resolves */
 #define RTREE_LG_ROOT   (RTREE_LG_VA - LG_PAGE - RTREE_LG_LEAF)
 #define RTREE_LEAF_SPAN ((uintptr_t)1 << (LG_PAGE + RTREE_LG_LEAF))
 #define RTREE_NOTHING   256     /* bytes of `nothing` (>= a descriptor) */
@@ -54,7 +54,9 @@ BM_INLINE void *rtree_desc(const void *addr) {
 }
 
 /* rtree_desc for free's fast path, where instructions count: on x86-64
- * the two loads written out (gcc spends three more on the addressing). */
+ * the two loads written out (gcc spends three more on the addressing; the
+ * leaf index is the low 32 bits shifted, which needs no mask). */
+_Static_assert(LG_PAGE + RTREE_LG_LEAF == 32, "the leaf index's bits");
 BM_INLINE void *rtree_desc_fast(const void *addr) {
 #if defined(__x86_64__)
 	uintptr_t i, j, leaf, d;
@@ -63,16 +65,14 @@ BM_INLINE void *rtree_desc_fast(const void *addr) {
 	    "and %[mr], %k[i]\n\t"
 	    "lea rtree(%%rip), %[leaf]\n\t"
 	    "add (%[leaf],%[i],8), %[leaf]\n\t"
-	    "mov %[a], %[j]\n\t"
-	    "shr %[lgp], %[j]\n\t"
-	    "and %[ml], %k[j]\n\t"
+	    "mov %k[a], %k[j]\n\t"     /* the low 32 bits: no mask */
+	    "shr %[lgp], %k[j]\n\t"
 	    "lea rtree+%c[nothing](%%rip), %[d]\n\t"
 	    "add %c[none](%[leaf],%[j],8), %[d]"
 	    : [i] "=&r"(i), [j] "=&r"(j), [leaf] "=&r"(leaf), [d] "=&r"(d)
 	    : [a] "r"(addr),
 	      [lgl] "i"(LG_PAGE + RTREE_LG_LEAF), [lgp] "i"(LG_PAGE),
 	      [mr] "i"(((uintptr_t)1 << RTREE_LG_ROOT) - 1),
-	      [ml] "i"(((uintptr_t)1 << RTREE_LG_LEAF) - 1),
 	      [none] "i"(offsetof(rtree_t, none)),
 	      [nothing] "i"(offsetof(rtree_t, nothing))
 	    : "cc", "memory");

@@ -62,7 +62,7 @@ int slab_extend(slab_t *s) {
 	void **head = s->free;
 	for (uint32_t i = n; i-- > 0;) {
 		void **b = (void **)(start + (uintptr_t)i * s->block_size);
-		b[0] = (void *)slab_link(s, (uintptr_t)head);
+		b[0] = (void *)slab_link(s, b, (uintptr_t)head);
 		b[1] = (void *)slab_key(s);
 		head = b;
 	}
@@ -92,7 +92,7 @@ static slab_walk_t slab_walk(const slab_t *s) {
  * link off a block boundary is caught when it is popped, or, as the tail
  * that collection writes to, by slab_collect itself. */
 static void *slab_walk_next(const slab_walk_t *w, slab_t *s, void *b) {
-	uintptr_t next = *(uintptr_t *)b ^ w->link_key;
+	uintptr_t next = *(uintptr_t *)b ^ (uintptr_t)b ^ w->link_key;
 	if (LIKELY(next - w->addr < w->carved))
 		return (void *)next;
 	return next == 0 ? NULL : slab_corrupt(s, b);
@@ -120,7 +120,7 @@ uint32_t slab_collect(slab_t *s) {
 		n--;
 	}
 	if (tail != NULL) {
-		tail[0] = (void *)slab_link(s, (uintptr_t)s->free);
+		tail[0] = (void *)slab_link(s, tail, (uintptr_t)s->free);
 		s->free = list;
 	}
 	s->gate -= n;
@@ -132,7 +132,7 @@ bool slab_free_remote(slab_t *s, void *p) {
 	b[1] = (void *)slab_key(s);
 	void *head = atomic_load_explicit(&s->remote_free, memory_order_relaxed);
 	do {
-		b[0] = (void *)slab_link(s, (uintptr_t)head);
+		b[0] = (void *)slab_link(s, b, (uintptr_t)head);
 	} while (!atomic_compare_exchange_weak_explicit(&s->remote_free, &head,
 	    b, memory_order_seq_cst, memory_order_relaxed));
 	if (!atomic_load_explicit(&s->full, memory_order_seq_cst))
@@ -166,7 +166,7 @@ static void slab_report(const char *call, const char *what, const void *p) {
 }
 
 BM_NOINLINE void *slab_alloc_last(slab_t *s, void *b) {
-	void *next = (void *)slab_link(s, *(uintptr_t *)b);
+	void *next = (void *)slab_link(s, b, *(uintptr_t *)b);
 	if (next != NULL)
 		next = slab_corrupt(s, b);
 	return slab_pop(s, b, next);

@@ -6,8 +6,8 @@
  * from the untouched part of the slab a page at a time, so pages are touched
  * only when needed.
  * Every block on a list (carved, freed or freed remotely) holds in word 0
- * the link to the next one encoded with slab_link (the next address mixed
- * with the slab's link key: a plain pointer is never stored),
+ * the link to the next one encoded with slab_link (the next address, its
+ * own address and the slab's link key: a plain pointer is never stored),
  * and in word 1 the slab's key: finding the key on free means a double
  * free (confirmed by walking the lists when the caller owns the slab). A
  * link is checked when followed: it must decode to a carved block of the
@@ -143,12 +143,12 @@ BM_INLINE uintptr_t slab_key(const slab_t *s) {
 	return s->key;
 }
 
-/* The link a block stores to next (and, applied to a stored link, the next
- * block back): encoding and decoding are the same mix. The block's own
- * address is not mixed in: it would cost free and malloc an instruction
- * each and hide nothing from a reader who knows it. */
-BM_INLINE uintptr_t slab_link(const slab_t *s, uintptr_t v) {
-	return v ^ s->link_key;
+/* The link stored in block b to next (and, applied to a stored link, the
+ * next block back): encoding and decoding are the same mix. The block's
+ * own address is mixed in, so a link copied into another block decodes to
+ * garbage. */
+BM_INLINE uintptr_t slab_link(const slab_t *s, const void *b, uintptr_t v) {
+	return v ^ (uintptr_t)b ^ s->link_key;
 }
 
 /* True when p is the start of a carved block of s (one handed out or on a
@@ -177,7 +177,7 @@ BM_INLINE bool slab_block_ok(const slab_t *s, const void *p) {
 
 /* The block after b on a list of s, checked: NULL at the end. */
 BM_INLINE void *slab_next(slab_t *s, void *b) {
-	void *next = (void *)slab_link(s, *(uintptr_t *)b);
+	void *next = (void *)slab_link(s, b, *(uintptr_t *)b);
 	if (UNLIKELY(!slab_block_valid(s, next)) && next != NULL)
 		next = slab_corrupt(s, b);
 	return next;
@@ -205,7 +205,7 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 	void **b = s->free;
 	if (UNLIKELY(b == NULL))
 		return NULL;
-	void *next = (void *)slab_link(s, (uintptr_t)b[0]);
+	void *next = (void *)slab_link(s, b, (uintptr_t)b[0]);
 	__asm__("" : "+r"(next));   /* test next itself: gcc would keep both
 	                             * the link and the key to compare them */
 	if (UNLIKELY(!slab_block_ok(s, next)) && next != NULL)
@@ -216,7 +216,7 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 /* Owner's free: push p on `free`. */
 BM_INLINE void slab_free_local(slab_t *s, void *p) {
 	void **b = p;
-	b[0] = (void *)slab_link(s, (uintptr_t)s->free);
+	b[0] = (void *)slab_link(s, b, (uintptr_t)s->free);
 	b[1] = (void *)slab_key(s);
 	s->free = b;
 	s->gate--;

@@ -138,8 +138,8 @@ typedef struct {
 	    "page chunks + huge + bases + page map", \
 	    "page chunks + huge mappings + base blocks + page map leaves") \
 	X("rtree_mapped", "", "rtree_mapped", NULL, SIZE, BYTES, rtree_mapped, \
-	    0, NULL, NULL, "address space of the page map's leaves (2 MiB per " \
-	    "GiB of address space in use; only touched pages are resident)")
+	    0, NULL, NULL, "address space of the page map's leaves (8 MiB per " \
+	    "4 GiB of address space in use; only touched pages are resident)")
 
 /* The process's counters (stats_t), same columns; JSON "process". */
 #define STATS_PROCESS_FIGURES(X) \

@@ -216,8 +216,8 @@ static int test_corrupt_tail(void) {
 	CHECK(!slab_free_remote(s, a));
 	/* A forged link (the attacker knows the link key) to the middle of a
 	 * block, whose own link decodes to the end of the list. */
-	*(uintptr_t *)a = slab_link(s, (uintptr_t)bad);
-	uint64_t bad_word = slab_link(s, 0), saved;
+	*(uintptr_t *)a = slab_link(s, a, (uintptr_t)bad);
+	uint64_t bad_word = slab_link(s, bad, 0), saved;
 	memcpy(&saved, bad, 8);
 	memcpy(bad, &bad_word, 8);
 	opt_abort_on_invalid = false;
