@@ -1,12 +1,13 @@
 /*
  * glibc.c: glibc's introspection calls under their libc names, with
  * basemalloc's figures (README "glibc's calls"): malloc_stats, mallinfo2,
- * mallinfo, malloc_info. They read the figures through stats and write
- * through one emitter (malloc_stats to fd 2 with the raw system call, so
+ * mallinfo, malloc_info; and bm_mallopt, whose answers are glibc's. They
+ * read the figures through stats and write through one emitter (malloc_stats to fd 2 with the raw system call, so
  * that, as in glibc, it is not a cancellation point; malloc_info onto the
  * caller's FILE). No lock is held while text is written.
  */
 #include "../src/common.h"
+#include "../include/basemalloc.h"
 #include "../src/arena.h"
 #include "../src/emit.h"
 #include "../src/stats.h"
@@ -19,6 +20,18 @@
 #include <string.h>
 
 #define EXPORT BM_EXPORT
+
+/* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4):
+ * refused beyond it, as glibc does; every other parameter is accepted and
+ * has no effect. */
+#define MALLOPT_MXFAST 1
+#define MALLOPT_MXFAST_MAX 160
+
+int bm_mallopt(int param, int value) {
+	if (param == MALLOPT_MXFAST)
+		return value >= 0 && value <= MALLOPT_MXFAST_MAX;
+	return 1;
+}
 
 /* "label = %10lu", as glibc prints its lines. */
 static void glibc_line(emit_t *e, const char *label, uint64_t v) {

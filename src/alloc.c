@@ -363,9 +363,9 @@ void bm_free(void *p) {
 	free_small(rtree_desc_fast(p), p, "free");
 }
 
-#ifdef BM_ENTRY_ALIASES  /* the library's build only (Makefile) */
-/* The library's malloc and free are bm_malloc and bm_free themselves, not
- * forwarders to them (a jump less per call); preload.c has the others. */
+/* The library's malloc and free (its build only, Makefile): aliases, not
+ * forwarders (a jump less per call); preload.c has the other names. */
+#ifdef BM_ENTRY_ALIASES
 BM_EXPORT void free(void *p) __attribute__((alias("bm_free")));
 BM_EXPORT void *malloc(size_t size) __attribute__((alias("bm_malloc")));
 #endif
@@ -583,16 +583,6 @@ size_t bm_malloc_usable_size(const void *p) {
 	}
 	extent_t *e = lookup_alloc(p, "malloc_usable_size");
 	return e != NULL ? lookup_usable(e, p, "malloc_usable_size") : 0;
-}
-
-/* glibc's M_MXFAST and the largest fastbin size it accepts (80 * 8 / 4). */
-#define MALLOPT_MXFAST 1
-#define MALLOPT_MXFAST_MAX 160
-
-int bm_mallopt(int param, int value) {
-	if (param == MALLOPT_MXFAST)
-		return value >= 0 && value <= MALLOPT_MXFAST_MAX;
-	return 1;
 }
 
 int bm_malloc_trim(size_t pad) {
