@@ -3,7 +3,9 @@
  * delayed frees (the blocks its thread freed last, kept from reuse; the one
  * let go is picked at random among the oldest), the kept guarded runs
  * (freed large runs whose guard page stays set, out of the rtree, for the
- * next block of their size) and the guard pages themselves.
+ * next block of their size: a list per size, the most recently kept
+ * first, and one list of all by age, whose oldest go back to the pages
+ * beyond HARDEN_KEPT_BYTES) and the guard pages themselves.
  * Locks: the delayed frees are the owner's only; the kept runs have their
  * own lock (rank LEAF), since any thread frees large runs. Default builds:
  * harden_t is one byte and callers test config_hardened before calling.
@@ -20,9 +22,12 @@
 #define HARDEN_GUARD (config_hardened ? PAGE : 0)
 #define HARDEN_DELAYED 64             /* delayed frees per arena */
 #define HARDEN_DELAYED_PICK 8         /* the oldest, among which one goes */
-#define HARDEN_KEPT 64                /* kept guarded runs per arena */
-#define HARDEN_KEPT_MAX ((size_t)1 << 20)   /* the largest kept (usable) */
-#define HARDEN_KEPT_BYTES ((size_t)8 << 20) /* all kept runs together */
+#define HARDEN_KEPT_MAX ((size_t)1 << 20)    /* the largest kept (usable) */
+#define HARDEN_KEPT_BYTES ((size_t)16 << 20) /* all kept runs together (as
+                                             * dirty_max's default) */
+/* Kept runs by size in pages (guard included): 2 to HARDEN_KEPT_MAX / PAGE
+ * + 1 pages. */
+#define HARDEN_KEPT_BINS (HARDEN_KEPT_MAX / PAGE)
 
 typedef struct {
 	void *p;
@@ -35,9 +40,10 @@ typedef struct {
 	unsigned delayed_head;          /* the oldest delayed free */
 	uint64_t rng;                   /* picks the one let go */
 	mutex_t kept_lock;
-	extent_t *kept[HARDEN_KEPT];
+	extent_t *kept[HARDEN_KEPT_BINS]; /* newest first (next, prev) */
+	extent_t *kept_old, *kept_new;  /* by age, oldest first (dnext,
+	                                 * dprev) */
 	size_t kept_bytes;              /* their sizes */
-	unsigned kept_next;             /* the slot given back next */
 #else
 	char none;
 #endif
@@ -62,8 +68,8 @@ void harden_unguard(const extent_t *e);
  * the rtree, or NULL. */
 extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment);
 /* Keep e, a freed guarded run of p, for reuse (out of the rtree, so that
- * freeing it again is an invalid pointer); runs kept before may go back to
- * p to make room. False when e is too large to keep. */
+ * freeing it again is an invalid pointer); the oldest runs kept before may
+ * go back to p to make room. False when e is too large to keep. */
 bool harden_kept_put(harden_t *h, pages_t *p, extent_t *e);
 /* Give every kept run back to p. */
 void harden_kept_flush(harden_t *h, pages_t *p);
