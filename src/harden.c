@@ -18,34 +18,6 @@ int harden_init(harden_t *h, uint64_t seed) {
 #endif
 }
 
-void *harden_delay(harden_t *h, slab_t *s, void *p, slab_t **s_out) {
-#ifdef BM_HARDENED
-	/* The slots from delayed_head on are in order of age; the block let
-	 * go is one of the HARDEN_DELAYED_PICK oldest, picked at random; the
-	 * oldest takes its slot and p the oldest's, which becomes the
-	 * youngest. Nearly first in, first out: the order in which a program
-	 * freed its blocks, and so its locality, mostly survives. */
-	unsigned head = h->delayed_head % HARDEN_DELAYED;
-	unsigned pick = (head + (unsigned)(secret_rng_next(&h->rng) %
-	    HARDEN_DELAYED_PICK)) % HARDEN_DELAYED;
-	harden_delayed_t old = h->delayed[pick];
-	h->delayed[pick] = h->delayed[head];
-	h->delayed[head].p = p;
-	h->delayed[head].s = s;
-	h->delayed_head++;
-	if (old.p != NULL)
-		slab_delayed_check(old.s, old.p);
-	*s_out = old.s;
-	return old.p;
-#else
-	(void)h;
-	(void)s;
-	(void)p;
-	(void)s_out;
-	return NULL;
-#endif
-}
-
 void *harden_delayed_pop(harden_t *h, slab_t **s_out) {
 #ifdef BM_HARDENED
 	for (unsigned i = 0; i < HARDEN_DELAYED; i++) {

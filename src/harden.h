@@ -16,6 +16,7 @@
 #include "common.h"
 #include "extent.h"
 #include "mutex.h"
+#include "secret.h"
 #include "slab.h"
 
 /* Bytes of guard after each large and huge run. */
@@ -38,7 +39,11 @@ typedef struct {
 #ifdef BM_HARDENED
 	harden_delayed_t delayed[HARDEN_DELAYED];
 	unsigned delayed_head;          /* the oldest delayed free */
+	unsigned delayed_pick;          /* the next one let go: delayed_head
+	                                 * + this (< HARDEN_DELAYED_PICK) */
 	uint64_t rng;                   /* picks the one let go */
+	uint64_t rng_bits;              /* unused random bits, above them a
+	                                 * one (fewer than 3 below it: none) */
 	mutex_t kept_lock;
 	extent_t *kept[HARDEN_KEPT_BINS]; /* newest first (next, prev) */
 	extent_t *kept_old, *kept_new;  /* by age, oldest first (dnext,
@@ -52,14 +57,51 @@ typedef struct {
 /* Set up h (seed: a secret-derived number for its generator). 0, or an
  * errno value. */
 int harden_init(harden_t *h, uint64_t seed);
-/* Delay the free of p, in slab s: p joins the delayed frees and the block
- * let go in exchange is returned (its slab in *s_out), checked for writes
- * since its free; NULL while there are free slots. Owner only. */
-void *harden_delay(harden_t *h, slab_t *s, void *p, slab_t **s_out);
 /* Take one delayed block out (its slab in *s_out); NULL when none is left. */
 void *harden_delayed_pop(harden_t *h, slab_t **s_out);
 /* True when p is among the delayed frees. Owner only. */
 bool harden_delayed_has(const harden_t *h, const void *p);
+/* Delay the free of p, in slab s: p joins the delayed frees and the block
+ * let go in exchange is returned (its slab in *s_out), checked for writes
+ * since its free; NULL while there are free slots. Owner only.
+ * The slots from delayed_head on are in order of age; the block let go is
+ * one of the HARDEN_DELAYED_PICK oldest, picked at random; the oldest takes
+ * its slot and p the oldest's, which becomes the youngest. Nearly first
+ * in, first out: the order in which a program freed its blocks, and so its
+ * locality, mostly survives. The next one to go is picked a free ahead and
+ * fetched meanwhile. */
+BM_INLINE void *harden_delay(harden_t *h, slab_t *s, void *p,
+    slab_t **s_out) {
+#ifdef BM_HARDENED
+	unsigned head = h->delayed_head % HARDEN_DELAYED;
+	unsigned pick = (head + h->delayed_pick) % HARDEN_DELAYED;
+	harden_delayed_t old = h->delayed[pick];
+	h->delayed[pick] = h->delayed[head];
+	h->delayed[head].p = p;
+	h->delayed[head].s = s;
+	h->delayed_head = head + 1;
+	if (UNLIKELY(h->rng_bits < HARDEN_DELAYED_PICK))
+		h->rng_bits = secret_rng_next(&h->rng) | (uint64_t)1 << 63;
+	h->delayed_pick = (unsigned)(h->rng_bits % HARDEN_DELAYED_PICK);
+	h->rng_bits /= HARDEN_DELAYED_PICK;
+	__builtin_prefetch(h->delayed[(head + 1 + h->delayed_pick) %
+	    HARDEN_DELAYED].p, 1);
+	if (old.p != NULL) {
+		const uintptr_t *w = old.p;
+		if (UNLIKELY(w[0] != 0 || w[1] != slab_key(old.s)))
+			slab_delayed_check(old.s, old.p);
+	}
+	*s_out = old.s;
+	return old.p;
+#else
+	(void)h;
+	(void)s;
+	(void)p;
+	(void)s_out;
+	return NULL;
+#endif
+}
+
 /* Make the last page of run e a guard (when the kernel refuses, having too
  * many mappings, it stays an unused accessible page) / lift it. */
 void harden_guard(const extent_t *e);

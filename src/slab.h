@@ -77,31 +77,70 @@ bool slab_has_free_block(slab_t *s, void *p);
 void *slab_corrupt(slab_t *s, void *b);
 /* Hardened builds: check that block b, about to be handed out, holds what
  * free left in it (the key, zeros); else report a write after free and
- * zero it. */
-void slab_reuse_check(slab_t *s, void *b);
+ * zero it. Starts fetching next (the block handed out after b, or NULL),
+ * which the next check reads in full. */
+void slab_reuse_check(slab_t *s, void *b, const void *next);
 /* Hardened builds: check that block b, kept from reuse since free zeroed
  * it, still holds zeros and the key in its first two words (the rest is
  * checked when it is handed out); else report a write after free. */
 void slab_delayed_check(slab_t *s, void *b);
+/* Hardened builds: the canary of block p of s: never a zero first byte,
+ * so that writing one more string terminator than the block holds is
+ * caught too. */
+BM_INLINE uint64_t slab_canary(const slab_t *s, const void *p) {
+	return (s->canary ^ (uintptr_t)p) | 1;
+}
+
 /* Hardened builds: write the canary after the n bytes of block p and n at
  * its end (n + SLAB_TAIL <= block_size). */
-void slab_tail_set(const slab_t *s, void *p, size_t n);
+BM_INLINE void slab_tail_set(const slab_t *s, void *p, size_t n) {
+	uint64_t c = slab_canary(s, p), size = n;
+	memcpy((char *)p + n, &c, sizeof(c));
+	memcpy((char *)p + s->block_size - sizeof(size), &size, sizeof(size));
+}
+
 /* Hardened builds: the size n recorded in block p when its canary is
  * intact, else SIZE_MAX (an overflow past the n bytes). */
-size_t slab_tail_get(const slab_t *s, const void *p);
+BM_INLINE size_t slab_tail_get(const slab_t *s, const void *p) {
+	uint64_t size, c;
+	memcpy(&size, (const char *)p + s->block_size - sizeof(size),
+	    sizeof(size));
+	if (UNLIKELY(size > s->block_size - SLAB_TAIL))
+		return SIZE_MAX;
+	memcpy(&c, (const char *)p + size, sizeof(c));
+	return LIKELY(c == slab_canary(s, p)) ? (size_t)size : SIZE_MAX;
+}
 
 typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
 
-/* Zero the block p of s (16-byte aligned, a multiple of 16 bytes): 16 bytes
- * a store, or memset for blocks where that is faster. */
-BM_INLINE void slab_zero(const slab_t *s, void *p) {
-	if (s->block_size > 256) {
-		memset(p, 0, s->block_size);
+/* Zero the n bytes at p (16-byte aligned, n a multiple of 16): 16 bytes a
+ * store, or memset where that is faster. */
+BM_INLINE void slab_zero_bytes(void *p, size_t n) {
+	if (n > 256) {
+		memset(p, 0, n);
 		return;
 	}
 	slab_v2_t *v = p;
-	for (uint32_t i = 0; i < s->block_size / 16; i++)
+	for (size_t i = 0; i < n / 16; i++)
 		v[i] = (slab_v2_t){ 0, 0 };
+}
+
+/* Zero the block p of s. */
+BM_INLINE void slab_zero(const slab_t *s, void *p) {
+	slab_zero_bytes(p, s->block_size);
+}
+
+/* Hardened builds: zero the freed block p of s whose user asked for n
+ * bytes (slab_tail_get): those, the canary after them and the size at the
+ * end. The bytes between were zero when the block was handed out (checked
+ * then) and only an out-of-bounds write changes them, which the check of
+ * the next hand-out reports. */
+BM_INLINE void slab_zero_freed(const slab_t *s, void *p, size_t n) {
+	size_t used = ALIGN_UP(n + sizeof(uint64_t), 16);
+	if (used + 16 >= s->block_size)
+		return slab_zero(s, p);
+	slab_zero_bytes(p, used);
+	((slab_v2_t *)((char *)p + s->block_size))[-1] = (slab_v2_t){ 0, 0 };
 }
 
 /* The key a free block of s holds in its second word. */
@@ -137,7 +176,7 @@ BM_INLINE void *slab_next(slab_t *s, void *b) {
 BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
 	s->free = next;
 	if (config_hardened) {
-		slab_reuse_check(s, b);
+		slab_reuse_check(s, b, next);
 		b[0] = NULL;
 	}
 	b[1] = NULL;
