@@ -113,16 +113,33 @@ BM_INLINE size_t slab_tail_get(const slab_t *s, const void *p) {
 
 typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
 
-/* Zero the n bytes at p (16-byte aligned, n a multiple of 16): 16 bytes a
- * store, or memset where that is faster. */
+/* Store zero in the 4 16-byte words from v on. */
+BM_INLINE void slab_zero4(slab_v2_t *v) {
+	v[0] = v[1] = v[2] = v[3] = (slab_v2_t){ 0, 0 };
+}
+
+/* Zero the n bytes at p (16-byte aligned, n a multiple of 16, at least
+ * 16). Up to 256 bytes: the first and the last 2^k words for the power of
+ * two 2^(k+1) >= n / 16 (they overlap between powers; no loop, which the
+ * compiler would turn into a `rep stos`, slow to start); beyond, memset. */
 BM_INLINE void slab_zero_bytes(void *p, size_t n) {
+	slab_v2_t *v = p, *e = (slab_v2_t *)((char *)p + n);
+	slab_v2_t z = { 0, 0 };
 	if (n > 256) {
 		memset(p, 0, n);
-		return;
+	} else if (n > 128) {
+		slab_zero4(v);
+		slab_zero4(v + 4);
+		slab_zero4(e - 8);
+		slab_zero4(e - 4);
+	} else if (n > 64) {
+		slab_zero4(v);
+		slab_zero4(e - 4);
+	} else if (n > 32) {
+		v[0] = v[1] = e[-2] = e[-1] = z;
+	} else {
+		v[0] = e[-1] = z;
 	}
-	slab_v2_t *v = p;
-	for (size_t i = 0; i < n / 16; i++)
-		v[i] = (slab_v2_t){ 0, 0 };
 }
 
 /* Zero the block p of s. */
