@@ -20,9 +20,15 @@ int harden_init(harden_t *h, uint64_t seed) {
 
 void *harden_delayed_pop(harden_t *h, slab_t **s_out) {
 #ifdef BM_HARDENED
-	for (unsigned i = 0; i < HARDEN_DELAYED; i++) {
+	/* From the oldest on; delayed_head follows, so that taking them all
+	 * out passes each slot once. */
+	for (unsigned k = 0; k < HARDEN_DELAYED; k++) {
+		unsigned i = h->delayed_head++ % HARDEN_DELAYED;
 		harden_delayed_t d = h->delayed[i];
 		if (d.p != NULL) {
+			const uintptr_t *w = d.p;
+			if (UNLIKELY(w[0] != 0 || w[1] != slab_key(d.s)))
+				slab_delayed_check(d.s, d.p);
 			h->delayed[i].p = NULL;
 			*s_out = d.s;
 			return d.p;

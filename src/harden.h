@@ -57,7 +57,9 @@ typedef struct {
 /* Set up h (seed: a secret-derived number for its generator). 0, or an
  * errno value. */
 int harden_init(harden_t *h, uint64_t seed);
-/* Take one delayed block out (its slab in *s_out); NULL when none is left. */
+/* Take the oldest delayed block out (its slab in *s_out), checked as
+ * harden_delay checks the one it lets go; NULL when none is left (taking
+ * them all out passes each slot once). Owner only. */
 void *harden_delayed_pop(harden_t *h, slab_t **s_out);
 /* True when p is among the delayed frees. Owner only. */
 bool harden_delayed_has(const harden_t *h, const void *p);

@@ -208,8 +208,8 @@ static bool slab_all_zero(const void *p, size_t n) {
 BM_NOINLINE void slab_reuse_check(slab_t *s, void *b, const void *next) {
 	const uint64_t *w = b;
 	/* The block after b is what a later allocation of this class checks;
-	 * its first lines are asked for now (the hardware follows on from
-	 * there; a prefetch of NULL is dropped). */
+	 * its first four lines are asked for now (the hardware follows on
+	 * from there; a prefetch of NULL is dropped). */
 	uintptr_t n = (uintptr_t)next;
 	__builtin_prefetch((const void *)n);
 	__builtin_prefetch((const void *)(n + 64));
