@@ -168,56 +168,20 @@ BM_NOINLINE void *slab_corrupt(slab_t *s, void *b) {
 	return NULL;
 }
 
-/* The OR of the 4 16-byte words from v on. */
-BM_INLINE slab_v2_t slab_or4(const slab_v2_t *v) {
-	return (v[0] | v[1]) | (v[2] | v[3]);
-}
-
-/* True when the n bytes at p (16-byte aligned, n a multiple of 16) are all
- * zero. Up to 256 bytes: the first and the last 2^k words for the power of
- * two 2^(k+1) >= n / 16 (they overlap between powers; no loop); beyond, 64
- * bytes a step, then the last 64. */
-static bool slab_all_zero(const void *p, size_t n) {
+bool slab_all_zero_long(const void *p, size_t n) {
 	const slab_v2_t *v = p, *e = (const slab_v2_t *)((const char *)p + n);
-	slab_v2_t a;
-	if (n == 0)
-		return true;
-	if (n <= 32) {
-		a = v[0] | e[-1];
-	} else if (n <= 64) {
-		a = (v[0] | v[1]) | (e[-2] | e[-1]);
-	} else if (n <= 128) {
-		a = slab_or4(v) | slab_or4(e - 4);
-	} else if (n <= 256) {
-		a = (slab_or4(v) | slab_or4(v + 4)) |
-		    (slab_or4(e - 8) | slab_or4(e - 4));
-	} else {
-		slab_v2_t b = { 0, 0 }, c = b, d = b;
-		a = b;
-		for (; v + 4 <= e; v += 4) {
-			a |= v[0];
-			b |= v[1];
-			c |= v[2];
-			d |= v[3];
-		}
-		a |= b | c | d | slab_or4(e - 4);
+	slab_v2_t a = { 0, 0 }, b = a, c = a, d = a;
+	for (; v + 4 <= e; v += 4) {
+		a |= v[0];
+		b |= v[1];
+		c |= v[2];
+		d |= v[3];
 	}
+	a |= b | c | d | slab_or4(e - 4);
 	return (a[0] | a[1]) == 0;
 }
 
-BM_NOINLINE void slab_reuse_check(slab_t *s, void *b, const void *next) {
-	const uint64_t *w = b;
-	/* The block after b is what a later allocation of this class checks;
-	 * its first four lines are asked for now (the hardware follows on
-	 * from there; a prefetch of NULL is dropped). */
-	uintptr_t n = (uintptr_t)next;
-	__builtin_prefetch((const void *)n);
-	__builtin_prefetch((const void *)(n + 64));
-	__builtin_prefetch((const void *)(n + 128));
-	__builtin_prefetch((const void *)(n + 192));
-	if (LIKELY(w[1] == slab_key(s) &&
-	    slab_all_zero(w + 2, s->block_size - 16)))
-		return;
+BM_NOINLINE void slab_reuse_fail(slab_t *s, void *b) {
 	slab_report("malloc", "write after free to", b);
 	slab_zero(s, b);
 }

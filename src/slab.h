@@ -75,11 +75,9 @@ bool slab_has_free_block(slab_t *s, void *p);
  * ("malloc(): corrupted free list"); aborts unless abort_on_invalid is off,
  * then returns NULL: the rest of the list is dropped (leaked). */
 void *slab_corrupt(slab_t *s, void *b);
-/* Hardened builds: check that block b, about to be handed out, holds what
- * free left in it (the key, zeros); else report a write after free and
- * zero it. Starts fetching next (the block handed out after b, or NULL),
- * which the next check reads in full. */
-void slab_reuse_check(slab_t *s, void *b, const void *next);
+/* Hardened builds: report that block b, about to be handed out, does not
+ * hold what free left in it (a write after free), and zero it. */
+void slab_reuse_fail(slab_t *s, void *b);
 /* Hardened builds: check that block b, kept from reuse since free zeroed
  * it, still holds zeros and the key in its first two words (the rest is
  * checked when it is handed out); else report a write after free. */
@@ -163,6 +161,53 @@ BM_INLINE void slab_zero_freed(const slab_t *s, void *p, size_t n) {
 /* The key a free block of s holds in its second word. */
 BM_INLINE uintptr_t slab_key(const slab_t *s) {
 	return s->key;
+}
+
+/* The OR of the 4 16-byte words from v on. */
+BM_INLINE slab_v2_t slab_or4(const slab_v2_t *v) {
+	return (v[0] | v[1]) | (v[2] | v[3]);
+}
+
+/* slab_all_zero for n > 256: 64 bytes a step, then the last 64. */
+bool slab_all_zero_long(const void *p, size_t n);
+
+/* True when the n bytes at p (16-byte aligned, n a multiple of 16) are all
+ * zero. Up to 256 bytes: the first and the last 2^k words for the power of
+ * two 2^(k+1) >= n / 16 (they overlap between powers; no loop). */
+BM_INLINE bool slab_all_zero(const void *p, size_t n) {
+	const slab_v2_t *v = p, *e = (const slab_v2_t *)((const char *)p + n);
+	slab_v2_t a;
+	if (n == 0)
+		return true;
+	if (n <= 32)
+		a = v[0] | e[-1];
+	else if (n <= 64)
+		a = (v[0] | v[1]) | (e[-2] | e[-1]);
+	else if (n <= 128)
+		a = slab_or4(v) | slab_or4(e - 4);
+	else if (n <= 256)
+		a = (slab_or4(v) | slab_or4(v + 4)) |
+		    (slab_or4(e - 8) | slab_or4(e - 4));
+	else
+		return slab_all_zero_long(p, n);
+	return (a[0] | a[1]) == 0;
+}
+
+/* Hardened builds: check that block b, about to be handed out, holds what
+ * free left in it (the key, zeros); else report a write after free and
+ * zero it. Starts fetching the first four lines of next (the block handed
+ * out after b, or NULL: a prefetch of NULL is dropped), which the next
+ * check reads in full (the hardware follows on from there). */
+BM_INLINE void slab_reuse_check(slab_t *s, void *b, const void *next) {
+	const uint64_t *w = b;
+	uintptr_t n = (uintptr_t)next;
+	__builtin_prefetch((const void *)n);
+	__builtin_prefetch((const void *)(n + 64));
+	__builtin_prefetch((const void *)(n + 128));
+	__builtin_prefetch((const void *)(n + 192));
+	if (UNLIKELY(w[1] != slab_key(s) ||
+	    !slab_all_zero(w + 2, s->block_size - 16)))
+		slab_reuse_fail(s, b);
 }
 
 /* The link stored in block b to next (and, applied to a stored link, the
