@@ -255,6 +255,8 @@ static slab_t *arena_slab_new(arena_t *a, unsigned ind) {
 		return NULL;
 	}
 	slab_init(s, ind, sz_index2size(ind));
+	if (config_hardened)  /* carving need not zero it */
+		s->clean = zeroed;
 	bin->nslabs++;
 	return s;
 }

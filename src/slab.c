@@ -49,7 +49,7 @@ int slab_extend(slab_t *s) {
 	    s->block_size);
 	if (n > (end - carved) / s->block_size)
 		n = (end - carved) / s->block_size;
-	if (config_hardened)
+	if (config_hardened && !s->clean)
 		memset((void *)start, 0, (size_t)n * s->block_size);
 	void **head = s->free;
 	for (uint32_t i = n; i-- > 0;) {

@@ -50,6 +50,8 @@ struct slab_s {
 	uint32_t nblocks;
 	uint32_t block_size;
 	uint8_t state;             /* slab_state_t */
+	uint8_t clean;             /* hardened: the part not carved yet reads
+	                            * as zero (the run did when set up) */
 	uint32_t parked;           /* `used` when last filed as partial (stats) */
 	slab_t *next, *prev;       /* bin's partial list; slab cache */
 	slab_t *qnext;             /* arena's remote queue */
