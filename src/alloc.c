@@ -303,13 +303,17 @@ static void free_zero(const void *p, const char *call) {  /* hardened */
 
 
 /* Hardened builds: the rest of a small free. The canary is checked, the
- * whole block zeroed (slab_alloc checks that it still is), and the owner's
- * free delayed. */
+ * block zeroed (slab_alloc checks that all of it still is), and the
+ * owner's free delayed. */
 BM_NOINLINE static void free_small_hardened(slab_t *s, void *p,
     const char *call) {
-	if (slab_tail_get(s, p) == SIZE_MAX)
+	size_t n = slab_tail_get(s, p);
+	if (UNLIKELY(n == SIZE_MAX)) {
 		lookup_report(call, "overflow past the end of", p);
-	slab_zero(s, p);
+		slab_zero(s, p);
+	} else {
+		slab_zero_freed(s, p, n);
+	}
 	arena_t *a = tsd_tls.arena;
 	if (s->ext.owner != a)
 		return arena_free_remote(s, p);
@@ -421,13 +425,15 @@ void malloc_delete_sized(void *p, size_t size, size_t alignment) {
 }
 
 /* Resize the small block p of s in place when size keeps its class;
- * hardened builds move its canary. NULL when it has to move. */
+ * hardened builds move its canary and zero what a shrink cut off (a free
+ * zeroes only the bytes up to the canary). NULL when it has to move. */
 static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
 	if (lookup_class(size, QUANTUM) != s->ext.szind)
 		return NULL;
-	if (config_hardened) {
+	if (config_hardened) {  /* bytes past the new size read as zero */
 		size_t old = lookup_usable(&s->ext, p, "realloc");
-		memset((char *)p + old, 0, sizeof(uint64_t));
+		size_t from = MIN(old, size);
+		memset((char *)p + from, 0, old - from + sizeof(uint64_t));
 		slab_tail_set(s, p, size);
 	}
 	return p;

@@ -257,6 +257,7 @@ static slab_t *arena_slab_new(arena_t *a, unsigned ind) {
 		return NULL;
 	}
 	slab_init(s, ind, sz_index2size(ind));
+	s->clean = config_hardened && zeroed;  /* carving need not zero it */
 	bin->nslabs++;
 	return s;
 }
@@ -306,8 +307,7 @@ void arena_free_local_slow(arena_t *a, slab_t *s) {
 	errno = saved;
 }
 
-/* Count n remote frees the owner collected from s (stats; only the owner
- * writes it: no read-modify-write). Out of line, to keep the refill small. */
+/* Count n remote frees collected by the owner (stats); out of line. */
 BM_NOINLINE static void arena_count_remote(slab_t *s, uint32_t n) {
 	arena_t *a = s->ext.owner;
 	atomic_store_explicit(&a->remote_frees, atomic_load_explicit(

@@ -18,39 +18,17 @@ int harden_init(harden_t *h, uint64_t seed) {
 #endif
 }
 
-void *harden_delay(harden_t *h, slab_t *s, void *p, slab_t **s_out) {
-#ifdef BM_HARDENED
-	/* The slots from delayed_head on are in order of age; the block let
-	 * go is one of the HARDEN_DELAYED_PICK oldest, picked at random; the
-	 * oldest takes its slot and p the oldest's, which becomes the
-	 * youngest. Nearly first in, first out: the order in which a program
-	 * freed its blocks, and so its locality, mostly survives. */
-	unsigned head = h->delayed_head % HARDEN_DELAYED;
-	unsigned pick = (head + (unsigned)(secret_rng_next(&h->rng) %
-	    HARDEN_DELAYED_PICK)) % HARDEN_DELAYED;
-	harden_delayed_t old = h->delayed[pick];
-	h->delayed[pick] = h->delayed[head];
-	h->delayed[head].p = p;
-	h->delayed[head].s = s;
-	h->delayed_head++;
-	if (old.p != NULL)
-		slab_delayed_check(old.s, old.p);
-	*s_out = old.s;
-	return old.p;
-#else
-	(void)h;
-	(void)s;
-	(void)p;
-	(void)s_out;
-	return NULL;
-#endif
-}
-
 void *harden_delayed_pop(harden_t *h, slab_t **s_out) {
 #ifdef BM_HARDENED
-	for (unsigned i = 0; i < HARDEN_DELAYED; i++) {
+	/* From the oldest on; delayed_head follows, so that taking them all
+	 * out passes each slot once. */
+	for (unsigned k = 0; k < HARDEN_DELAYED; k++) {
+		unsigned i = h->delayed_head++ % HARDEN_DELAYED;
 		harden_delayed_t d = h->delayed[i];
 		if (d.p != NULL) {
+			const uintptr_t *w = d.p;
+			if (UNLIKELY(w[0] != 0 || w[1] != slab_key(d.s)))
+				slab_delayed_check(d.s, d.p);
 			h->delayed[i].p = NULL;
 			*s_out = d.s;
 			return d.p;
@@ -84,19 +62,74 @@ void harden_unguard(const extent_t *e) {
 	os_commit((void *)(e->addr + e->size - PAGE), PAGE);
 }
 
+#ifdef BM_HARDENED
+/* The list of kept runs of e's size (size: a multiple of PAGE, 2 to
+ * HARDEN_KEPT_BINS + 1 pages). */
+static extent_t **harden_kept_bin(harden_t *h, size_t size) {
+	return &h->kept[size / PAGE - 2];
+}
+
+/* Keep e, the newest of its size and of all (kept_lock held). */
+static void harden_kept_link(harden_t *h, extent_t *e) {
+	extent_t **bin = harden_kept_bin(h, e->size);
+	e->prev = NULL;
+	e->next = *bin;
+	if (*bin != NULL)
+		(*bin)->prev = e;
+	*bin = e;
+	e->dnext = NULL;
+	e->dprev = h->kept_new;
+	if (h->kept_new != NULL)
+		h->kept_new->dnext = e;
+	else
+		h->kept_old = e;
+	h->kept_new = e;
+	h->kept_bytes += e->size;
+}
+
+/* Take the kept run e off both lists (kept_lock held). */
+static void harden_kept_unlink(harden_t *h, extent_t *e) {
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		*harden_kept_bin(h, e->size) = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	if (e->dprev != NULL)
+		e->dprev->dnext = e->dnext;
+	else
+		h->kept_old = e->dnext;
+	if (e->dnext != NULL)
+		e->dnext->dprev = e->dprev;
+	else
+		h->kept_new = e->dprev;
+	h->kept_bytes -= e->size;
+}
+
+/* Give the kept runs from e on (linked by dnext, off the lists) back to p,
+ * their guards lifted. */
+static void harden_kept_release(pages_t *p, extent_t *e) {
+	while (e != NULL) {
+		extent_t *next = e->dnext;
+		harden_unguard(e);
+		extent_run_free(p, e, true);
+		e = next;
+	}
+}
+#endif
+
 extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment) {
 	extent_t *e = NULL;
 #ifdef BM_HARDENED
+	if (size > HARDEN_KEPT_MAX + PAGE || size < 2 * PAGE)
+		return NULL;
 	uintptr_t mask = MAX(alignment, PAGE) - 1;
 	mutex_lock(&h->kept_lock);
-	for (unsigned i = 0; i < HARDEN_KEPT && e == NULL; i++) {
-		extent_t *k = h->kept[i];
-		if (k != NULL && k->size == size && (k->addr & mask) == 0) {
-			e = k;
-			h->kept[i] = NULL;
-			h->kept_bytes -= size;
-		}
-	}
+	e = *harden_kept_bin(h, size);
+	while (e != NULL && (e->addr & mask) != 0)
+		e = e->next;
+	if (e != NULL)
+		harden_kept_unlink(h, e);
 	mutex_unlock(&h->kept_lock);
 	if (e != NULL)
 		rtree_set((void *)e->addr, e);
@@ -108,41 +141,22 @@ extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment) {
 	return e;
 }
 
-#ifdef BM_HARDENED
-/* Give the kept run e back to p, its guard lifted. */
-static void harden_kept_release(pages_t *p, extent_t *e) {
-	harden_unguard(e);
-	extent_run_free(p, e, true);
-}
-#endif
-
 bool harden_kept_put(harden_t *h, pages_t *p, extent_t *e) {
 #ifdef BM_HARDENED
-	if (e->size > HARDEN_KEPT_MAX + PAGE)
+	if (e->size > HARDEN_KEPT_MAX + PAGE || e->size < 2 * PAGE)
 		return false;
 	rtree_set((void *)e->addr, NULL);
-	extent_t *out[HARDEN_KEPT];
-	unsigned nout = 0, i = 0;
+	extent_t *out = NULL;
 	mutex_lock(&h->kept_lock);
-	while (i < HARDEN_KEPT && h->kept[i] != NULL)
-		i++;
-	/* Make room in slots and bytes, giving kept runs back in turn. */
-	while (i == HARDEN_KEPT ||
-	    h->kept_bytes + e->size > HARDEN_KEPT_BYTES) {
-		unsigned k = h->kept_next++ % HARDEN_KEPT;
-		if (h->kept[k] != NULL) {
-			out[nout++] = h->kept[k];
-			h->kept_bytes -= h->kept[k]->size;
-			h->kept[k] = NULL;
-		}
-		if (i == HARDEN_KEPT)
-			i = k;
+	harden_kept_link(h, e);
+	while (h->kept_bytes > HARDEN_KEPT_BYTES) {
+		extent_t *old = h->kept_old;
+		harden_kept_unlink(h, old);
+		old->dnext = out;
+		out = old;
 	}
-	h->kept[i] = e;
-	h->kept_bytes += e->size;
 	mutex_unlock(&h->kept_lock);
-	while (nout > 0)
-		harden_kept_release(p, out[--nout]);
+	harden_kept_release(p, out);
 	return true;
 #else
 	(void)h;
@@ -154,18 +168,14 @@ bool harden_kept_put(harden_t *h, pages_t *p, extent_t *e) {
 
 void harden_kept_flush(harden_t *h, pages_t *p) {
 #ifdef BM_HARDENED
-	extent_t *kept[HARDEN_KEPT];
 	mutex_lock(&h->kept_lock);
-	for (unsigned i = 0; i < HARDEN_KEPT; i++) {
-		kept[i] = h->kept[i];
+	extent_t *all = h->kept_old;
+	h->kept_old = h->kept_new = NULL;
+	for (unsigned i = 0; i < HARDEN_KEPT_BINS; i++)
 		h->kept[i] = NULL;
-	}
 	h->kept_bytes = 0;
 	mutex_unlock(&h->kept_lock);
-	for (unsigned i = 0; i < HARDEN_KEPT; i++) {
-		if (kept[i] != NULL)
-			harden_kept_release(p, kept[i]);
-	}
+	harden_kept_release(p, all);  /* the age list, linked by dnext */
 #else
 	(void)h;
 	(void)p;

@@ -57,7 +57,7 @@ int slab_extend(slab_t *s) {
 	    s->block_size);
 	if (n > (end - carved) / s->block_size)
 		n = (end - carved) / s->block_size;
-	if (config_hardened)
+	if (config_hardened && !s->clean)
 		memset((void *)start, 0, (size_t)n * s->block_size);
 	void **head = s->free;
 	for (uint32_t i = n; i-- > 0;) {
@@ -178,29 +178,20 @@ BM_NOINLINE void *slab_corrupt(slab_t *s, void *b) {
 	return NULL;
 }
 
-/* True when the n bytes at p (16-byte aligned, n a multiple of 16) are all
- * zero; 64 bytes a step while they last. */
-static bool slab_all_zero(const void *p, size_t n) {
-	const slab_v2_t *v = p;
+bool slab_all_zero_long(const void *p, size_t n) {
+	const slab_v2_t *v = p, *e = (const slab_v2_t *)((const char *)p + n);
 	slab_v2_t a = { 0, 0 }, b = a, c = a, d = a;
-	size_t i = 0, nv = n / 16;
-	for (; i + 4 <= nv; i += 4) {
-		a |= v[i];
-		b |= v[i + 1];
-		c |= v[i + 2];
-		d |= v[i + 3];
+	for (; v + 4 <= e; v += 4) {
+		a |= v[0];
+		b |= v[1];
+		c |= v[2];
+		d |= v[3];
 	}
-	for (; i < nv; i++)
-		a |= v[i];
-	a |= b | c | d;
+	a |= b | c | d | slab_or4(e - 4);
 	return (a[0] | a[1]) == 0;
 }
 
-BM_NOINLINE void slab_reuse_check(slab_t *s, void *b) {
-	const uint64_t *w = b;
-	if (LIKELY(w[1] == slab_key(s) &&
-	    slab_all_zero(w + 2, s->block_size - 16)))
-		return;
+BM_NOINLINE void slab_reuse_fail(slab_t *s, void *b) {
 	slab_report("malloc", "write after free to", b);
 	slab_zero(s, b);
 }
@@ -209,29 +200,4 @@ BM_NOINLINE void slab_delayed_check(slab_t *s, void *b) {
 	const uint64_t *w = b;
 	if (UNLIKELY(w[0] != 0 || w[1] != slab_key(s)))
 		slab_report("free", "write after free to", b);
-}
-
-/* The canary of block p: never a zero first byte, so that writing one more
- * string terminator than the block holds is caught too. */
-static uint64_t slab_canary(const slab_t *s, const void *p) {
-	return (s->canary ^ (uintptr_t)p) | 1;
-}
-
-void slab_tail_set(const slab_t *s, void *p, size_t n) {
-	uint64_t c = slab_canary(s, p);
-	memcpy((char *)p + n, &c, sizeof(c));
-	uint64_t size = n;
-	memcpy((char *)p + s->block_size - sizeof(size), &size, sizeof(size));
-}
-
-size_t slab_tail_get(const slab_t *s, const void *p) {
-	uint64_t size, c;
-	memcpy(&size, (const char *)p + s->block_size - sizeof(size),
-	    sizeof(size));
-	if (size > s->block_size - SLAB_TAIL)
-		return SIZE_MAX;
-	memcpy(&c, (const char *)p + size, sizeof(c));
-	if (c != slab_canary(s, p))
-		return SIZE_MAX;
-	return (size_t)size;
 }

@@ -52,6 +52,8 @@ struct slab_s {
 	uint32_t nblocks;
 	uint32_t block_size;
 	uint8_t state;             /* slab_state_t */
+	uint8_t clean;             /* hardened: the part not carved yet reads
+	                            * as zero (the run did when set up) */
 	uint32_t parked;           /* slab_used when last filed as partial
 	                            * (stats) */
 	slab_t *next, *prev;       /* bin's partial list; slab cache */
@@ -109,38 +111,139 @@ bool slab_has_free_block(slab_t *s, void *p);
  * ("malloc(): corrupted free list"); aborts unless abort_on_invalid is off,
  * then returns NULL: the rest of the list is dropped (leaked). */
 void *slab_corrupt(slab_t *s, void *b);
-/* Hardened builds: check that block b, about to be handed out, holds what
- * free left in it (the key, zeros); else report a write after free and
- * zero it. */
-void slab_reuse_check(slab_t *s, void *b);
+/* Hardened builds: report that block b, about to be handed out, does not
+ * hold what free left in it (a write after free), and zero it. */
+void slab_reuse_fail(slab_t *s, void *b);
 /* Hardened builds: check that block b, kept from reuse since free zeroed
  * it, still holds zeros and the key in its first two words (the rest is
  * checked when it is handed out); else report a write after free. */
 void slab_delayed_check(slab_t *s, void *b);
+/* Hardened builds: the canary of block p of s: never a zero first byte,
+ * so that writing one more string terminator than the block holds is
+ * caught too. */
+BM_INLINE uint64_t slab_canary(const slab_t *s, const void *p) {
+	return (s->canary ^ (uintptr_t)p) | 1;
+}
+
 /* Hardened builds: write the canary after the n bytes of block p and n at
  * its end (n + SLAB_TAIL <= block_size). */
-void slab_tail_set(const slab_t *s, void *p, size_t n);
+BM_INLINE void slab_tail_set(const slab_t *s, void *p, size_t n) {
+	uint64_t c = slab_canary(s, p), size = n;
+	memcpy((char *)p + n, &c, sizeof(c));
+	memcpy((char *)p + s->block_size - sizeof(size), &size, sizeof(size));
+}
+
 /* Hardened builds: the size n recorded in block p when its canary is
  * intact, else SIZE_MAX (an overflow past the n bytes). */
-size_t slab_tail_get(const slab_t *s, const void *p);
+BM_INLINE size_t slab_tail_get(const slab_t *s, const void *p) {
+	uint64_t size, c;
+	memcpy(&size, (const char *)p + s->block_size - sizeof(size),
+	    sizeof(size));
+	if (UNLIKELY(size > s->block_size - SLAB_TAIL))
+		return SIZE_MAX;
+	memcpy(&c, (const char *)p + size, sizeof(c));
+	return LIKELY(c == slab_canary(s, p)) ? (size_t)size : SIZE_MAX;
+}
 
 typedef uint64_t slab_v2_t __attribute__((vector_size(16)));
 
-/* Zero the block p of s (16-byte aligned, a multiple of 16 bytes): 16 bytes
- * a store, or memset for blocks where that is faster. */
-BM_INLINE void slab_zero(const slab_t *s, void *p) {
-	if (s->block_size > 256) {
-		memset(p, 0, s->block_size);
-		return;
+/* Store zero in the 4 16-byte words from v on. */
+BM_INLINE void slab_zero4(slab_v2_t *v) {
+	v[0] = v[1] = v[2] = v[3] = (slab_v2_t){ 0, 0 };
+}
+
+/* Zero the n bytes at p (16-byte aligned, n a multiple of 16, at least
+ * 16). Up to 256 bytes: the first and the last 2^k words for the power of
+ * two 2^(k+1) >= n / 16 (they overlap between powers; no loop, which the
+ * compiler would turn into a `rep stos`, slow to start); beyond, memset. */
+BM_INLINE void slab_zero_bytes(void *p, size_t n) {
+	slab_v2_t *v = p, *e = (slab_v2_t *)((char *)p + n);
+	slab_v2_t z = { 0, 0 };
+	if (n > 256) {
+		memset(p, 0, n);
+	} else if (n > 128) {
+		slab_zero4(v);
+		slab_zero4(v + 4);
+		slab_zero4(e - 8);
+		slab_zero4(e - 4);
+	} else if (n > 64) {
+		slab_zero4(v);
+		slab_zero4(e - 4);
+	} else if (n > 32) {
+		v[0] = v[1] = e[-2] = e[-1] = z;
+	} else {
+		v[0] = e[-1] = z;
 	}
-	slab_v2_t *v = p;
-	for (uint32_t i = 0; i < s->block_size / 16; i++)
-		v[i] = (slab_v2_t){ 0, 0 };
+}
+
+/* Zero the block p of s. */
+BM_INLINE void slab_zero(const slab_t *s, void *p) {
+	slab_zero_bytes(p, s->block_size);
+}
+
+/* Hardened builds: zero the freed block p of s whose user asked for n
+ * bytes (slab_tail_get): those, the canary after them and the size at the
+ * end. The bytes between were zero when the block was handed out (checked
+ * then) and only an out-of-bounds write changes them, which the check of
+ * the next hand-out reports. */
+BM_INLINE void slab_zero_freed(const slab_t *s, void *p, size_t n) {
+	size_t used = ALIGN_UP(n + sizeof(uint64_t), 16);
+	if (used + 16 >= s->block_size)
+		return slab_zero(s, p);
+	slab_zero_bytes(p, used);
+	((slab_v2_t *)((char *)p + s->block_size))[-1] = (slab_v2_t){ 0, 0 };
 }
 
 /* The key a free block of s holds in its second word. */
 BM_INLINE uintptr_t slab_key(const slab_t *s) {
 	return s->key;
+}
+
+/* The OR of the 4 16-byte words from v on. */
+BM_INLINE slab_v2_t slab_or4(const slab_v2_t *v) {
+	return (v[0] | v[1]) | (v[2] | v[3]);
+}
+
+/* slab_all_zero for n > 256: 64 bytes a step, then the last 64. */
+bool slab_all_zero_long(const void *p, size_t n);
+
+/* True when the n bytes at p (16-byte aligned, n a multiple of 16) are all
+ * zero. Up to 256 bytes: the first and the last 2^k words for the power of
+ * two 2^(k+1) >= n / 16 (they overlap between powers; no loop). */
+BM_INLINE bool slab_all_zero(const void *p, size_t n) {
+	const slab_v2_t *v = p, *e = (const slab_v2_t *)((const char *)p + n);
+	slab_v2_t a;
+	if (n == 0)
+		return true;
+	if (n <= 32)
+		a = v[0] | e[-1];
+	else if (n <= 64)
+		a = (v[0] | v[1]) | (e[-2] | e[-1]);
+	else if (n <= 128)
+		a = slab_or4(v) | slab_or4(e - 4);
+	else if (n <= 256)
+		a = (slab_or4(v) | slab_or4(v + 4)) |
+		    (slab_or4(e - 8) | slab_or4(e - 4));
+	else
+		return slab_all_zero_long(p, n);
+	return (a[0] | a[1]) == 0;
+}
+
+/* Hardened builds: check that block b, about to be handed out, holds what
+ * free left in it (the key, zeros); else report a write after free and
+ * zero it. Starts fetching the first four lines of next (the block handed
+ * out after b, or NULL: a prefetch of NULL is dropped), which the next
+ * check reads in full (the hardware follows on from there). */
+BM_INLINE void slab_reuse_check(slab_t *s, void *b, const void *next) {
+	const uint64_t *w = b;
+	uintptr_t n = (uintptr_t)next;
+	__builtin_prefetch((const void *)n);
+	__builtin_prefetch((const void *)(n + 64));
+	__builtin_prefetch((const void *)(n + 128));
+	__builtin_prefetch((const void *)(n + 192));
+	if (UNLIKELY(w[1] != slab_key(s) ||
+	    !slab_all_zero(w + 2, s->block_size - 16)))
+		slab_reuse_fail(s, b);
 }
 
 /* The link stored in block b to next (and, applied to a stored link, the
@@ -187,7 +290,7 @@ BM_INLINE void *slab_next(slab_t *s, void *b) {
 BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
 	s->free = next;
 	if (config_hardened) {
-		slab_reuse_check(s, b);
+		slab_reuse_check(s, b, next);
 		b[0] = NULL;
 	}
 	b[1] = NULL;
