@@ -7,7 +7,9 @@
  * one page-size class per new block (rounded up to a HUGEPAGE multiple, or
  * larger when a request needs it), so n blocks cover a geometric amount of
  * metadata. Every block is HUGEPAGE-aligned, but for one mapped when address
- * space ran short: just the pages its request needs, page-aligned. The
+ * space ran short: just the pages its request needs, page-aligned; and in a
+ * process started under a limit on its address space or data (ulimit -v,
+ * -d) the steps are page-size classes, page-aligned. The
  * base_t itself is the first allocation of its first block, so the oldest
  * block is unmapped last.
  *
@@ -203,11 +205,12 @@ static size_t base_block_need(size_t usize, size_t alignment, size_t granule) {
 	return ALIGN_UP(BASE_HEADER_SIZE + gap + usize, granule);
 }
 
-/* The cascade's next block size after class *pind_last. */
-static size_t base_block_step(unsigned pind_last) {
+/* The cascade's next block size after class pind_last, a multiple of
+ * granule. */
+static size_t base_block_step(unsigned pind_last, size_t granule) {
 	unsigned pind = pind_last + 1 < SZ_NPSIZES ? pind_last + 1 : pind_last;
 	size_t sz = sz_pind2sz(pind);
-	return sz > BASE_REQUEST_MAX ? 0 : HUGEPAGE_CEILING(sz);
+	return sz > BASE_REQUEST_MAX ? 0 : ALIGN_UP(sz, granule);
 }
 
 /* One attempt at a block of size bytes aligned to align. */
@@ -221,12 +224,15 @@ static void *base_block_try(bm_extent_hooks_t *h, unsigned ind, size_t size,
  * cascade's next step and the need; falls back to the need alone if the step
  * cannot be mapped, and then, when address space is short (ENOMEM: a
  * HUGEPAGE block, or the over-mapping that aligns one, does not fit), to
- * just the pages the need takes, page-aligned. No lock held. NULL on
- * failure. */
+ * just the pages the need takes, page-aligned. In a process started under
+ * an address-space or data limit every step is in pages, page-aligned (two
+ * HUGEPAGE blocks holding 80 KiB would take 4 MiB of a few MiB allowed). No
+ * lock held. NULL on failure. */
 static base_block_t *base_block_map(bm_extent_hooks_t *h, unsigned ind,
     unsigned pind_last, size_t usize, size_t alignment) {
-	size_t need = base_block_need(usize, alignment, HUGEPAGE);
-	size_t size = MAX(need, base_block_step(pind_last)), align = HUGEPAGE;
+	size_t align = os_space_limited() ? PAGE : HUGEPAGE;
+	size_t need = base_block_need(usize, alignment, align);
+	size_t size = MAX(need, base_block_step(pind_last, align));
 	bool zero, commit;
 	void *addr = base_block_try(h, ind, size, align, &zero, &commit);
 	if (addr == NULL && size > need) {

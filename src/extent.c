@@ -4,7 +4,7 @@
  * with the part of the run's dirty span inside it (a split cuts the span
  * exactly, as old as the run). Short of address space, mapping a chunk
  * gives the free runs' address space back and tries again, then halves the
- * chunk down to the need.
+ * chunk down to the need. Under a limit from the start, chunks start small.
  * Every extern function takes pages_t.lock; static helpers expect it held.
  */
 #include "extent.h"
@@ -24,10 +24,21 @@ static void *pages_map_retry(pages_t *p, size_t size) {
 	return addr;
 }
 
+/* The chunk to map for need bytes (a multiple of PAGE): PAGES_CHUNK, or a
+ * multiple of it. In a process started under a limit on its address space
+ * or data (ulimit -v, -d) as many bytes as p has mapped, from
+ * PAGES_CHUNK_MIN up to PAGES_CHUNK (chunks double), or need. */
+static size_t pages_chunk_size(const pages_t *p, size_t need) {
+	if (!os_space_limited())
+		return MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
+	size_t size = MAX(PAGES_CHUNK_MIN, PAGE_CEILING(p->stats.mapped));
+	return MAX(MIN(size, PAGES_CHUNK), need);
+}
+
 /* Map a chunk that holds need bytes (a multiple of PAGE) and list it as a
  * clean free run; short of address space (ENOMEM), halves down to need. */
 static extent_t *pages_chunk_map(pages_t *p, size_t need) {
-	size_t size = MAX(PAGES_CHUNK, ALIGN_UP(need, PAGES_CHUNK));
+	size_t size = pages_chunk_size(p, need);
 	extent_t *e = pages_desc_get_locked(p);
 	if (e == NULL)
 		return NULL;

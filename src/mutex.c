@@ -20,6 +20,20 @@
  * owner after taking the lock, and a signal landing in between made the
  * handler's fork wait for itself). Contended waiters sleep on the word.
  *
+ * Allocating inside fork: pthread_atfork runs prepare handlers in the
+ * reverse order of registration, parent and child handlers in order. A
+ * library whose constructor registered handlers before ours (its
+ * constructor runs before the preload's) has its prepare handler run after
+ * ours and its parent and child handlers before ours, all while our
+ * prefork holds every lock; glibc's own malloc is locked after all prepare
+ * handlers and unlocked before all others, so such handlers may allocate.
+ * So may they here: the forking thread owns every lock its prefork took,
+ * no other thread is inside the allocator, and its mutex_lock of such a
+ * lock (fork_depth marked, word its own) only sets fork_nest, which the
+ * matching unlock clears. A lock held by a frame a signal handler
+ * interrupted (not marked, or marked and fork_nest set) still waits if the
+ * handler takes it again, as it would outside fork.
+ *
  * Nested forks: a handler may fork while its thread is inside fork (between
  * prepare and postfork). Each prefork runs at a depth (this thread's count
  * of preforks not yet matched by a postfork) and marks the locks it takes
@@ -75,6 +89,7 @@ int mutex_init(mutex_t *m, const char *name, mutex_rank_t rank) {
 	m->name = name;
 	m->rank = rank;
 	m->fork_depth = 0;
+	m->fork_nest = 0;
 	bool taken = registry_enter();
 	m->reg_prev = NULL;
 	m->reg_next = registry;
@@ -154,12 +169,28 @@ static void mutex_release(mutex_t *m) {
 		os_futex_wake(&m->word);
 }
 
+/* Inside fork (this thread's prefork holds locks): true, and the nesting
+ * counted, when m is one of them and not already taken so (the allocator
+ * never takes a lock twice: a second take is by a signal handler whose
+ * frame interrupted the first, and it waits as it would outside fork). */
+static bool mutex_fork_reenter(mutex_t *m) {
+	if (LIKELY(fork_depth == 0) || m->fork_depth == 0 ||
+	    m->fork_nest != 0 || !mutex_held(m))
+		return false;
+	m->fork_nest = 1;
+	return true;
+}
+
 void mutex_lock(mutex_t *m) {
+	if (UNLIKELY(mutex_fork_reenter(m)))
+		return;
 	mutex_rank_push(m);
 	mutex_acquire(m);
 }
 
 int mutex_trylock(mutex_t *m) {
+	if (UNLIKELY(mutex_fork_reenter(m)))
+		return 0;
 	uint32_t v = 0;
 	if (!atomic_compare_exchange_strong_explicit(&m->word, &v, mutex_self(),
 	    memory_order_acquire, memory_order_relaxed))
@@ -170,6 +201,10 @@ int mutex_trylock(mutex_t *m) {
 
 void mutex_unlock(mutex_t *m) {
 	BM_ASSERT(mutex_held(m));
+	if (UNLIKELY(fork_depth != 0) && m->fork_nest != 0) {
+		m->fork_nest = 0;  /* the prefork's hold stays */
+		return;
+	}
 	mutex_rank_pop(m);
 	mutex_release(m);
 }
@@ -256,6 +291,7 @@ static void mutex_postfork(bool child) {
 		if (m->fork_depth != d)
 			continue;
 		m->fork_depth = 0;
+		m->fork_nest = 0;
 		if (child)  /* no sleeper survived the fork */
 			atomic_store_explicit(&m->word, 0, memory_order_relaxed);
 		else

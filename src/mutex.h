@@ -6,7 +6,11 @@
  * the forking thread itself (fork from a signal handler that interrupted the
  * allocator, or the fork the handler interrupted) is left alone: the
  * interrupted code releases it when the handler returns, in the parent and
- * in the child. Before the allocator's locks, mutex_prefork takes libc's
+ * in the child. Between prefork and postfork the forking thread may still
+ * allocate (atfork handlers that libraries registered before ours run after
+ * our prepare handler and before our parent and child handlers): its
+ * mutex_lock of a lock its prefork holds only marks it. Before
+ * the allocator's locks, mutex_prefork takes libc's
  * stdio list lock when the process has threads (glibc's fork takes it
  * after the prepare handlers; see mutex.c). Debug builds check that a
  * thread takes locks in increasing rank.
@@ -37,6 +41,8 @@ struct mutex_s {
 	const char *name;
 	uint32_t fork_depth;        /* taken by the prefork of this depth of
 	                             * its thread (0: not by a prefork) */
+	uint32_t fork_nest;         /* 1 while the forking thread has it locked
+	                             * inside the hold of its prefork */
 	mutex_t *reg_next, *reg_prev;
 };
 

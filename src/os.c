@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -40,6 +41,7 @@ extern void _IO_list_resetlock(void) __attribute__((weak));
 
 static os_thp_mode_t os_thp = OS_THP_UNKNOWN;
 static unsigned os_cpus = 1;
+static bool os_limited;
 
 static _Atomic uint64_t n_mmap, n_munmap, n_madvise, n_mremap;
 static _Atomic uint64_t bytes_mapped, bytes_unmapped;
@@ -77,6 +79,11 @@ int os_boot(void) {
 	if (os_page_size_system() != (long)PAGE)
 		return EINVAL;
 	os_thp = os_read_thp_mode();
+	struct rlimit as, data;
+	os_limited = (getrlimit(RLIMIT_AS, &as) == 0 &&
+	    as.rlim_cur != RLIM_INFINITY) ||
+	    (getrlimit(RLIMIT_DATA, &data) == 0 &&
+	    data.rlim_cur != RLIM_INFINITY);
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
 		os_cpus = (unsigned)CPU_COUNT(&set);
@@ -265,6 +272,10 @@ const char *os_thp_mode_name(os_thp_mode_t mode) {
 	static const char *const names[] = { "always", "madvise", "never",
 	    "unknown" };
 	return mode <= OS_THP_UNKNOWN ? names[mode] : "unknown";
+}
+
+bool os_space_limited(void) {
+	return os_limited;
 }
 
 unsigned os_ncpus(void) {

@@ -67,6 +67,9 @@ int os_nohuge(void *addr, size_t size);
 os_thp_mode_t os_thp_mode(void);
 /* Name of a THP mode ("always", "madvise", "never", "unknown"). */
 const char *os_thp_mode_name(os_thp_mode_t mode);
+/* True when the process started with a finite address-space or data
+ * limit (RLIMIT_AS, RLIMIT_DATA: ulimit -v, -d), read at boot. */
+bool os_space_limited(void);
 /* Online CPUs (>= 1). */
 unsigned os_ncpus(void);
 /* Fill buf with len bytes from the kernel's random generator (getrandom,

@@ -81,6 +81,9 @@ BM_INLINE void extent_tag(extent_t *e, extent_kind_t kind, void *owner) {
 #define PAGES_NBINS 64
 /* A chunk mapped for page runs (larger when a run needs it). */
 #define PAGES_CHUNK ((size_t)4 << 20)
+/* The first chunk in a process started under an address-space or data
+ * limit (chunks then double up to PAGES_CHUNK). */
+#define PAGES_CHUNK_MIN ((size_t)256 << 10)
 
 typedef struct {
 	size_t mapped;          /* chunk bytes mapped */
