@@ -47,6 +47,7 @@ static int malloc_boot_once(void) {
 		    os_page_size_system(), PAGE);
 		return ENOMEM;
 	}
+	rtree_boot();
 	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
 		return ENOMEM;
 	if (opt_prof && prof_boot() == 0)
@@ -300,7 +301,6 @@ static void free_zero(const void *p, const char *call) {  /* hardened */
 		lookup_report(call, err == EALREADY ? "double free or corruption"
 		    : "invalid pointer", p);
 }
-
 
 /* Hardened builds: the rest of a small free. The canary is checked, the
  * block zeroed (slab_alloc checks that all of it still is), and the

@@ -110,13 +110,13 @@ void os_fault_inject(uint64_t nth) {
 }
 
 /* flags: MAP_NORESERVE or 0 (the kernel's overcommit check applies). */
-static void *os_map_flags(size_t size, int flags) {
+static void *os_map_prot(size_t size, int prot, int flags) {
 	if (os_fault_now()) {
 		errno = EAGAIN;  /* a failure, but not address-space exhaustion */
 		return NULL;
 	}
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+	void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags,
+	    -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	COUNT(n_mmap, 1);
@@ -124,8 +124,16 @@ static void *os_map_flags(size_t size, int flags) {
 	return p;
 }
 
+static void *os_map_flags(size_t size, int flags) {
+	return os_map_prot(size, PROT_READ | PROT_WRITE, flags);
+}
+
 void *os_map(size_t size) {
 	return os_map_flags(size, MAP_NORESERVE);
+}
+
+void *os_map_readonly(size_t size) {
+	return os_map_prot(size, PROT_READ, MAP_NORESERVE);
 }
 
 /* errno as the result, errno itself restored to saved. */
@@ -220,6 +228,13 @@ int os_decommit(void *addr, size_t size) {
 int os_guard(void *addr, size_t size) {
 	int saved = errno;
 	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : os_error(saved);
+}
+
+int os_map_zero_fixed(void *addr, size_t size) {
+	int saved = errno;
+	void *p = mmap(addr, size, PROT_READ,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	return p == addr ? 0 : os_error(saved);
 }
 
 void *os_reserve(size_t size) {

@@ -49,6 +49,11 @@ int os_decommit(void *addr, size_t size);
 /* Make whole pages inaccessible (PROT_NONE) keeping their mapping and its
  * contents: a guard; os_commit lifts it. errno is left as it was. */
 int os_guard(void *addr, size_t size);
+/* Replace the pages [addr, addr + size) by read-only zero pages. */
+int os_map_zero_fixed(void *addr, size_t size);
+/* size bytes of read-only zero pages (not the process's data until
+ * os_commit makes parts of them writable); NULL without memory. */
+void *os_map_readonly(size_t size);
 /* Reserve size bytes of address space that faults when touched (PROT_NONE,
  * no memory behind it); NULL on failure (errno left as it was). Not counted
  * as mapped. */

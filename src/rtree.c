@@ -1,11 +1,13 @@
 /*
- * rtree: the two-level page map. The root and the all-zero leaf are bss
- * (read-only touched: the zero leaf is never written). Leaves are mapped
- * from the OS on demand, without huge pages: a leaf is 8 MiB of address
- * space of which only the pages covering our runs are ever written, so a
- * huge page (or a base block, which may be one) would make all of it
- * resident. A leaf is installed with a CAS; the loser unmaps its own.
- * No locks.
+ * rtree: the two-level page map. The root and the all-zero leaf are bss;
+ * the zero leaf, never written, becomes read-only zero pages at boot, so it
+ * is not counted as the process's data. Leaves are mapped from the OS on
+ * demand, read-only and without huge pages: a leaf is 8 MiB of address
+ * space of which only the pages covering our runs are made writable (when
+ * the runs' space is reserved) and ever written, so a huge page (or a base
+ * block, which may be one) would make all of it resident, and a writable
+ * mapping would count all of it against RLIMIT_DATA. A leaf is installed
+ * with a CAS; the loser unmaps its own. No locks.
  */
 #include "rtree.h"
 #include "log.h"
@@ -18,6 +20,10 @@ rtree_t rtree;
 #define RTREE_LEAF_BYTES (sizeof(rtree_entry_t) << RTREE_LG_LEAF)
 
 static _Atomic size_t rtree_leaves;
+
+void rtree_boot(void) {
+	(void)os_map_zero_fixed(rtree.none, sizeof(rtree.none));
+}
 
 /* The root slot of page number pg. */
 static _Atomic intptr_t *rtree_slot(uintptr_t pg) {
@@ -32,7 +38,7 @@ static rtree_entry_t *rtree_leaf(uintptr_t pg) {
 	intptr_t off = atomic_load_explicit(slot, memory_order_acquire);
 	if (off != 0)
 		return (rtree_entry_t *)((uintptr_t)rtree.none + (uintptr_t)off);
-	void *leaf = os_map(RTREE_LEAF_BYTES);
+	void *leaf = os_map_readonly(RTREE_LEAF_BYTES);
 	if (leaf == NULL)
 		return NULL;
 	os_nohuge(leaf, RTREE_LEAF_BYTES);
@@ -46,6 +52,17 @@ static rtree_entry_t *rtree_leaf(uintptr_t pg) {
 	return (rtree_entry_t *)((uintptr_t)rtree.none + (uintptr_t)off);
 }
 
+/* Make writable the pages of leaf holding the entries of page numbers
+ * first..last (one leaf's). Leaves are mapped read-only, so that only the
+ * few pages of a leaf that describe our runs count as the process's data
+ * (RLIMIT_DATA, VmData), not its 8 MiB. Idempotent; racing callers agree. */
+static int rtree_commit(rtree_entry_t *leaf, uintptr_t first, uintptr_t last) {
+	uintptr_t mask = ((uintptr_t)1 << RTREE_LG_LEAF) - 1;
+	uintptr_t lo = (uintptr_t)&leaf[first & mask] & ~(uintptr_t)(PAGE - 1);
+	uintptr_t hi = ((uintptr_t)&leaf[last & mask] | (PAGE - 1)) + 1;
+	return os_commit((void *)lo, hi - lo);
+}
+
 int rtree_reserve(const void *addr, size_t size) {
 	uintptr_t first = (uintptr_t)addr >> LG_PAGE;
 	uintptr_t last = ((uintptr_t)addr + size - 1) >> LG_PAGE;
@@ -53,7 +70,9 @@ int rtree_reserve(const void *addr, size_t size) {
 	if (last >> (RTREE_LG_VA - LG_PAGE) || last < first)
 		return ENOMEM;
 	for (uintptr_t pg = first; pg <= last; pg = (pg | (span - 1)) + 1) {
-		if (rtree_leaf(pg) == NULL)
+		rtree_entry_t *leaf = rtree_leaf(pg);
+		uintptr_t end = (pg | (span - 1)) < last ? (pg | (span - 1)) : last;
+		if (leaf == NULL || rtree_commit(leaf, pg, end) != 0)
 			return ENOMEM;
 	}
 	return 0;

@@ -34,11 +34,18 @@ typedef _Atomic uintptr_t rtree_entry_t;
 
 typedef struct {
 	_Atomic intptr_t root[(size_t)1 << RTREE_LG_ROOT];
-	rtree_entry_t none[(size_t)1 << RTREE_LG_LEAF];  /* never written */
+	/* never written; read-only zero pages once booted (rtree_boot) */
+	_Alignas(PAGE) rtree_entry_t none[(size_t)1 << RTREE_LG_LEAF];
 	_Alignas(64) char nothing[RTREE_NOTHING];        /* never written */
 } rtree_t;
 
 extern rtree_t rtree;
+
+/* Turns `none` into read-only zero pages: 8 MiB that no longer count as the
+ * process's data (VmData, RLIMIT_DATA; a program that lowers its data limit
+ * keeps glibc's headroom) and that fault if anything writes them. Lookups
+ * work before and after it; a failure leaves bss, which works too. */
+void rtree_boot(void);
 
 /* The descriptor for addr, or the all-zero `nothing`. */
 BM_INLINE void *rtree_desc(const void *addr) {
