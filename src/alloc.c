@@ -107,13 +107,13 @@ BM_INLINE void *malloc_fast(size_t size) {
 	if (LIKELY(size <= malloc_fast_max)) {   /* 0 under prof */
 		if (size > SZ_LOOKUP_MAX)
 			__builtin_unreachable();   /* malloc_fast_max never is */
-		return slab_alloc(tsd_tls.cur[sz_size2index(size)]);
+		return slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
 	}
 	return NULL;
 }
 
 BM_INLINE void *malloc_small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->cur[ind]);
+	void *p = slab_alloc(arena_cur(a, ind));
 	return LIKELY(p != NULL) ? p : arena_malloc_small_slow(a, ind);
 }
 
@@ -124,7 +124,7 @@ BM_NOINLINE static void *malloc_small_hardened(arena_t *a, unsigned ind,
 	void *p = malloc_small(a, ind);
 	if (p == NULL)
 		return NULL;
-	slab_t *s = a->cur[ind];  /* where malloc_small takes blocks */
+	slab_t *s = arena_cur(a, ind);  /* where malloc_small takes blocks */
 	BM_ASSERT(rtree_lookup(p) == s);
 	slab_tail_set(s, p, size);
 	return p;
@@ -236,7 +236,7 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 		return malloc_prof_due(a, size, alignment, zero);
 	if (!config_hardened && LIKELY(alignment == QUANTUM &&
 	    size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->cur[sz_size2index(size)]);
+		void *p = slab_alloc(a->cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
 	}

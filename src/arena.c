@@ -27,8 +27,9 @@
 #include <string.h>
 
 slab_t arena_slab_empty;
-slab_t *const arena_no_cur[SZ_NSMALL] = { [0 ... SZ_NSMALL - 1] =
+slab_t *const arena_no_cur[ARENA_NCUR] = { [0 ... ARENA_NCUR - 1] =
     &arena_slab_empty };
+uint16_t arena_cur_first[SZ_NSMALL], arena_cur_count[SZ_NSMALL];
 
 static mutex_t pool_lock;
 static arena_t *pool;
@@ -50,9 +51,14 @@ static uint32_t arena_slab_size_pick(size_t bs) {
 }
 
 int arena_boot(void) {
-	for (unsigned i = 0; i < SZ_NSMALL; i++) {
+	for (unsigned i = 0, g = 0, big = ARENA_NGRAN; i < SZ_NSMALL; i++) {
 		bin_slab_size[i] = arena_slab_size_pick(sz_index2size(i));
 		bin_nblocks[i] = (uint32_t)(bin_slab_size[i] / sz_index2size(i));
+		unsigned g0 = g;
+		while (g < ARENA_NGRAN && sz_lookup[g] == i)
+			g++;
+		arena_cur_first[i] = (uint16_t)(g > g0 ? g0 : big++);
+		arena_cur_count[i] = (uint16_t)(g > g0 ? g - g0 : 1);
 	}
 	arena_slab_empty.state = SLAB_CURRENT;
 	return mutex_init(&pool_lock, "arena.pool", MUTEX_RANK_ARENA_POOL);
@@ -75,7 +81,7 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	atomic_store_explicit(&a->claimed, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
-		a->cur[i] = &arena_slab_empty;
+		arena_cur_set(a, i, &arena_slab_empty);
 		a->bins[i].slab_size = bin_slab_size[i];
 	}
 	return a;
@@ -201,11 +207,11 @@ static void arena_bin_publish(arena_t *a, unsigned ind) {
 	const bin_park_t *pk = &a->park[ind];
 	arena_park_check(a, ind);
 	uint64_t listed = pk->npartial + (bin->spare != NULL) +
-	    (a->cur[ind] != &arena_slab_empty);
+	    (arena_cur(a, ind) != &arena_slab_empty);
 	uint64_t full = bin->nslabs > listed ? bin->nslabs - listed : 0;
 	bin_pub_t *pub = &a->pub[ind];
 	atomic_store_explicit(&pub->live, full * bin_nblocks[ind] +
-	    slab_used(a->cur[ind]) + pk->parked, memory_order_relaxed);
+	    slab_used(arena_cur(a, ind)) + pk->parked, memory_order_relaxed);
 	atomic_store_explicit(&pub->slabs, bin->nslabs, memory_order_relaxed);
 	atomic_store_explicit(&pub->refills, bin->nrequests,
 	    memory_order_relaxed);
@@ -384,49 +390,19 @@ static void *arena_slab_refill(slab_t *s) {
 	return slab_alloc(s);
 }
 
-/* Debug builds: slab s (owned by the caller) is consistent. Its counts:
- * blocks out plus blocks on the local free list make the carved blocks,
- * which do not exceed nblocks, and remote frees are among the blocks out.
- * Its free lists hold carved blocks of s only (inside, on a block boundary;
- * no cycle). Every page of its run maps to s in the rtree. */
-static void arena_slab_check(slab_t *s) {
-	if (!config_debug)
-		return;
-	uint32_t nfree = 0, nremote = 0;
-	uint32_t ncarved = atomic_load_explicit(&s->carved,
-	    memory_order_relaxed) / s->block_size;
-	for (void *b = s->free; b != NULL; b = slab_next(s, b)) {
-		BM_ASSERT(slab_block_valid(s, b));
-		BM_ASSERT(((uintptr_t *)b)[1] == slab_key(s));
-		nfree++;
-		BM_ASSERT(nfree <= ncarved);
-	}
-	for (void *b = atomic_load_explicit(&s->remote_free,
-	    memory_order_acquire); b != NULL; b = slab_next(s, b)) {
-		BM_ASSERT(slab_block_valid(s, b));
-		nremote++;
-		BM_ASSERT(nremote <= slab_used(s));
-	}
-	BM_ASSERT(ncarved <= s->nblocks);
-	BM_ASSERT(slab_used(s) + nfree == ncarved);
-	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
-	for (size_t off = 0; off < s->ext.size; off += PAGE)
-		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
-}
-
 /* A block of class ind when the current slab ran dry: its remote frees or
  * untouched blocks, else another slab (published: the class's slabs
  * changed). NULL when out of memory. */
 static void *arena_bin_refill(arena_t *a, unsigned ind) {
 	bin_t *bin = &a->bins[ind];
-	slab_t *s = a->cur[ind];
+	slab_t *s = arena_cur(a, ind);
 	void *p;
 	bin->nrequests++;
 	if (s != &arena_slab_empty) {
 		if ((p = arena_slab_refill(s)) != NULL ||
 		    (p = arena_slab_retire_full(s)) != NULL)
 			return p;
-		a->cur[ind] = &arena_slab_empty;
+		arena_cur_set(a, ind, &arena_slab_empty);
 	}
 	arena_drain_remote(a);
 	s = bin->partial;
@@ -434,9 +410,9 @@ static void *arena_bin_refill(arena_t *a, unsigned ind) {
 		partial_unlink(a, bin, s);
 	else if ((s = arena_slab_new(a, ind)) == NULL)
 		return NULL;
-	arena_slab_check(s);
+	slab_check(s);
 	slab_state_set(s, SLAB_CURRENT);
-	a->cur[ind] = s;
+	arena_cur_set(a, ind, s);
 	if ((p = slab_alloc(s)) == NULL)
 		p = arena_slab_refill(s);
 	arena_bin_publish(a, ind);
@@ -507,13 +483,13 @@ static void arena_tidy(arena_t *a) {
 	arena_drain_remote(a);
 	for (unsigned i = 0; i < SZ_NSMALL; i++) {
 		bin_t *bin = &a->bins[i];
-		slab_t *s = a->cur[i];
+		slab_t *s = arena_cur(a, i);
 		if (s == &arena_slab_empty && bin->spare == NULL)
 			continue;
 		if (s != &arena_slab_empty) {
 			arena_count_remote(s, slab_collect(s));
 			if (slab_used(s) == 0) {
-				a->cur[i] = &arena_slab_empty;
+				arena_cur_set(a, i, &arena_slab_empty);
 				arena_slab_release(a, bin, s);
 			}
 		}
@@ -548,8 +524,8 @@ static void arena_bin_read(const arena_t *a, unsigned ind,
     arena_bin_stats_t *out) {
 	const bin_t *bin = &a->bins[ind];
 	uint64_t listed = 0, live = 0;
-	if (a->cur[ind] != &arena_slab_empty) {
-		live += slab_used(a->cur[ind]);
+	if (arena_cur(a, ind) != &arena_slab_empty) {
+		live += slab_used(arena_cur(a, ind));
 		listed++;
 	}
 	if (bin->spare != NULL)

@@ -51,11 +51,18 @@ typedef struct {
 	_Atomic uint64_t live, slabs, refills;
 } bin_pub_t;
 
+/* The current slabs are indexed by request granule, (size + 15) / 16 for
+ * sizes up to SZ_LOOKUP_MAX, so that malloc's fast path needs no size-class
+ * lookup: every granule of a bin holds the bin's slab. Bins above
+ * SZ_LOOKUP_MAX have one slot each after the granules. */
+#define ARENA_NGRAN ((SZ_LOOKUP_MAX >> LG_QUANTUM) + 1)
+#define ARENA_NCUR  (ARENA_NGRAN + SZ_NSMALL)
+
 typedef struct arena_s arena_t;
 struct arena_s {
-	slab_t *cur[SZ_NSMALL];  /* each bin's current slab, never NULL:
-	                          * &arena_slab_empty when none (dense: the
-	                          * malloc fast path indexes it) */
+	slab_t *cur[ARENA_NCUR];  /* each bin's current slab, never NULL:
+	                           * &arena_slab_empty when none; one slot per
+	                           * request granule (see ARENA_NGRAN) */
 	bin_t bins[SZ_NSMALL];
 	unsigned ind;
 	base_t *base;
@@ -78,7 +85,21 @@ struct arena_s {
 extern slab_t arena_slab_empty;
 /* The current slabs of a thread without an arena: all the placeholder, so
  * that malloc's fast path needs no test for that case. */
-extern slab_t *const arena_no_cur[SZ_NSMALL];
+extern slab_t *const arena_no_cur[ARENA_NCUR];
+/* Bin ind's slots in arena_t.cur: the first, and how many. */
+extern uint16_t arena_cur_first[SZ_NSMALL];
+extern uint16_t arena_cur_count[SZ_NSMALL];
+
+/* Bin ind's current slab. */
+BM_INLINE slab_t *arena_cur(const arena_t *a, unsigned ind) {
+	return a->cur[arena_cur_first[ind]];
+}
+
+/* Make s bin ind's current slab (owner). */
+BM_INLINE void arena_cur_set(arena_t *a, unsigned ind, slab_t *s) {
+	for (unsigned i = 0; i < arena_cur_count[ind]; i++)
+		a->cur[arena_cur_first[ind] + i] = s;
+}
 
 /* Set up the pool (bootstrap). 0 on success. */
 int arena_boot(void);

@@ -8,6 +8,7 @@
  * sides always sees the other, so a full slab with remote frees is queued).
  */
 #include "slab.h"
+#include "rtree.h"
 #include "conf.h"
 #include "log.h"
 #include "secret.h"
@@ -200,4 +201,34 @@ BM_NOINLINE void slab_delayed_check(slab_t *s, void *b) {
 	const uint64_t *w = b;
 	if (UNLIKELY(w[0] != 0 || w[1] != slab_key(s)))
 		slab_report("free", "write after free to", b);
+}
+
+/* Debug builds: slab s (owned by the caller) is consistent. Its counts:
+ * blocks out plus blocks on the local free list make the carved blocks,
+ * which do not exceed nblocks, and remote frees are among the blocks out.
+ * Its free lists hold carved blocks of s only (inside, on a block boundary;
+ * no cycle). Every page of its run maps to s in the rtree. */
+void slab_check(slab_t *s) {
+	if (!config_debug)
+		return;
+	uint32_t nfree = 0, nremote = 0;
+	uint32_t ncarved = atomic_load_explicit(&s->carved,
+	    memory_order_relaxed) / s->block_size;
+	for (void *b = s->free; b != NULL; b = slab_next(s, b)) {
+		BM_ASSERT(slab_block_valid(s, b));
+		BM_ASSERT(((uintptr_t *)b)[1] == slab_key(s));
+		nfree++;
+		BM_ASSERT(nfree <= ncarved);
+	}
+	for (void *b = atomic_load_explicit(&s->remote_free,
+	    memory_order_acquire); b != NULL; b = slab_next(s, b)) {
+		BM_ASSERT(slab_block_valid(s, b));
+		nremote++;
+		BM_ASSERT(nremote <= slab_used(s));
+	}
+	BM_ASSERT(ncarved <= s->nblocks);
+	BM_ASSERT(slab_used(s) + nfree == ncarved);
+	BM_ASSERT(s->ext.kind == EXTENT_SLAB && s->ext.size % PAGE == 0);
+	for (size_t off = 0; off < s->ext.size; off += PAGE)
+		BM_ASSERT(rtree_lookup((void *)(s->ext.addr + off)) == s);
 }

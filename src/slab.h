@@ -298,6 +298,10 @@ BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
 	return b;
 }
 
+/* Debug builds: s (owned by the caller) is consistent (see slab.c);
+ * nothing in other builds. */
+void slab_check(slab_t *s);
+
 /* slab_alloc when the head's link decodes to neither a block nor the end of
  * the list: a corrupted link (reported). Out of line, so that the fast
  * path needs no stack frame. Returns b. */

@@ -29,7 +29,7 @@ static void *objs[NOBJ];
 
 /* A block of class ind from a, as alloc's fast and slow paths take it. */
 static void *small(arena_t *a, unsigned ind) {
-	void *p = slab_alloc(a->cur[ind]);
+	void *p = slab_alloc(arena_cur(a, ind));
 	return p != NULL ? p : arena_malloc_small_slow(a, ind);
 }
 
