@@ -47,8 +47,8 @@ static int malloc_boot_once(void) {
 		    os_page_size_system(), PAGE);
 		return ENOMEM;
 	}
-	rtree_boot();
-	if (base_boot() != 0 || arena_boot() != 0 || tsd_boot() != 0)
+	if (rtree_boot() != 0 || base_boot() != 0 || arena_boot() != 0 ||
+	    tsd_boot() != 0)
 		return ENOMEM;
 	if (opt_prof && prof_boot() == 0)
 		malloc_fast_max = 0;

@@ -230,13 +230,6 @@ int os_guard(void *addr, size_t size) {
 	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : os_error(saved);
 }
 
-int os_map_zero_fixed(void *addr, size_t size) {
-	int saved = errno;
-	void *p = mmap(addr, size, PROT_READ,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-	return p == addr ? 0 : os_error(saved);
-}
-
 void *os_reserve(size_t size) {
 	int saved = errno;
 	void *p = mmap(NULL, size, PROT_NONE,

@@ -49,8 +49,6 @@ int os_decommit(void *addr, size_t size);
 /* Make whole pages inaccessible (PROT_NONE) keeping their mapping and its
  * contents: a guard; os_commit lifts it. errno is left as it was. */
 int os_guard(void *addr, size_t size);
-/* Replace the pages [addr, addr + size) by read-only zero pages. */
-int os_map_zero_fixed(void *addr, size_t size);
 /* size bytes of read-only zero pages (not the process's data until
  * os_commit makes parts of them writable); NULL without memory. */
 void *os_map_readonly(size_t size);

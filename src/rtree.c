@@ -1,7 +1,7 @@
 /*
- * rtree: the two-level page map. The root and the all-zero leaf are bss;
- * the zero leaf, never written, becomes read-only zero pages at boot, so it
- * is not counted as the process's data. Leaves are mapped from the OS on
+ * rtree: the two-level page map. The root and the all-zero leaf are static,
+ * read-only zero pages (section .bm_zero, see rtree.h); the root is made
+ * writable at boot, the zero leaf is never written. Leaves are mapped from the OS on
  * demand, read-only and without huge pages: a leaf is 8 MiB of address
  * space of which only the pages covering our runs are made writable (when
  * the runs' space is reserved) and ever written, so a huge page (or a base
@@ -15,14 +15,21 @@
 
 #include <errno.h>
 
-rtree_t rtree;
+#define RTREE_STR(x) RTREE_STR_(x)
+#define RTREE_STR_(x) #x
+__asm__(".pushsection .bm_zero,\"a\",@nobits\n\t"
+    ".balign 4096\n\t"
+    ".globl rtree\n\t.hidden rtree\n\t.type rtree, @object\n"
+    "rtree:\n\t.zero " RTREE_STR(RTREE_STATIC_BYTES) "\n\t"
+    ".size rtree, . - rtree\n\t.popsection");
+_Static_assert(sizeof(rtree_t) == (RTREE_STATIC_BYTES), "rtree's size");
 
 #define RTREE_LEAF_BYTES (sizeof(rtree_entry_t) << RTREE_LG_LEAF)
 
 static _Atomic size_t rtree_leaves;
 
-void rtree_boot(void) {
-	(void)os_map_zero_fixed(rtree.none, sizeof(rtree.none));
+int rtree_boot(void) {
+	return os_commit(rtree.root, sizeof(rtree.root)) == 0 ? 0 : ENOMEM;
 }
 
 /* The root slot of page number pg. */

@@ -34,18 +34,23 @@ typedef _Atomic uintptr_t rtree_entry_t;
 
 typedef struct {
 	_Atomic intptr_t root[(size_t)1 << RTREE_LG_ROOT];
-	/* never written; read-only zero pages once booted (rtree_boot) */
-	_Alignas(PAGE) rtree_entry_t none[(size_t)1 << RTREE_LG_LEAF];
+	rtree_entry_t none[(size_t)1 << RTREE_LG_LEAF];  /* never written */
 	_Alignas(64) char nothing[RTREE_NOTHING];        /* never written */
 } rtree_t;
 
-extern rtree_t rtree;
+/* sizeof(rtree_t), as an expression the assembler evaluates too. */
+#define RTREE_STATIC_BYTES \
+	(8 << RTREE_LG_ROOT) + (8 << RTREE_LG_LEAF) + RTREE_NOTHING
 
-/* Turns `none` into read-only zero pages: 8 MiB that no longer count as the
- * process's data (VmData, RLIMIT_DATA; a program that lowers its data limit
- * keeps glibc's headroom) and that fault if anything writes them. Lookups
- * work before and after it; a failure leaves bss, which works too. */
-void rtree_boot(void);
+/* Defined in rtree.c in the read-only, zero-filled section `.bm_zero`,
+ * which src/rtree.ld places in the library's read-only segment: its 8.5 MiB
+ * are not the process's data (RLIMIT_DATA, VmData), so a process under a
+ * small data limit can still load the library. rtree_boot makes the root
+ * writable; `none` and `nothing` stay read-only, and a stray write faults. */
+extern rtree_t rtree __attribute__((visibility("hidden")));
+
+/* Make the root writable (before any leaf is installed). 0 or ENOMEM. */
+int rtree_boot(void);
 
 /* The descriptor for addr, or the all-zero `nothing`. */
 BM_INLINE void *rtree_desc(const void *addr) {

@@ -153,17 +153,15 @@ static int data_limited_child(void)
 
 /* A process started under a data limit (ulimit -d: RLIMIT_DATA, set before
  * exec, so the allocator boots under it) gets most of it for its blocks:
- * DATA_WANT of DATA_LIMIT (glibc: 11.1 MiB here, basemalloc 9.8 MiB; its
+ * DATA_WANT of DATA_LIMIT (glibc: 7.2 MiB here, basemalloc 5.9 MiB; its
  * bases once took 4 MiB of it for 80 KiB of metadata, and its page map's
- * leaves 8 MiB each while they were writable mappings). And when its main
- * begins the process uses less than DATA_AT_START of it (its own 640 KiB of
- * static arrays included; glibc: 0.9 MiB, basemalloc 2 MiB, 10 MiB with a
- * writable leaf, 5.5 MiB when it mapped a 4 MiB chunk first). The loader
- * needs the library's 9 MiB of bss (the page map's root and zero leaf,
- * made read-only at boot) within the limit, so the limit is 12 MiB, not
- * glibc's smallest. */
-#define DATA_LIMIT (12 * MiB)
-#define DATA_WANT (9 * MiB)
+ * writable bss and leaves 8.5 MiB and 8 MiB each: it could not even load).
+ * And when its main begins the process uses less than DATA_AT_START of it
+ * (its own 640 KiB of static arrays included; glibc: 0.9 MiB, basemalloc
+ * 2 MiB with the page map's 512 KiB root, 10 MiB with a writable leaf,
+ * 5.5 MiB when it mapped a 4 MiB chunk first). */
+#define DATA_LIMIT (8 * MiB)
+#define DATA_WANT (5 * MiB)
 #define DATA_AT_START (3 * MiB)
 static int data_limit_from_the_start(void)
 {
