@@ -331,7 +331,7 @@ BM_INLINE void free_small_live(slab_t *s, void *p, const char *call) {
 	arena_t *a = tsd_tls.arena;
 	if (LIKELY(s->ext.owner == a))
 		return arena_free_local(a, s, p);
-	arena_free_remote(s, p);
+	tsd_free_foreign(s, p);
 }
 
 /* Every free the quick test of free_small did not pass: NULL, page runs,

@@ -122,6 +122,25 @@ arena_t *arena_acquire(void) {
 	return a;
 }
 
+arena_t *arena_acquire_pooled(arena_t *a) {
+	mutex_lock(&pool_lock);
+	arena_t **link = &pool;
+	while (*link != NULL && *link != a)
+		link = &(*link)->pool_next;
+	bool found = *link == a;
+	if (found) {
+		*link = a->pool_next;
+		pool_count--;
+		while (!arena_claim(a))
+			;  /* a freeing thread (or a stats reader) holds it */
+		atomic_store_explicit(&a->n_adopted, atomic_load_explicit(
+		    &a->n_adopted, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+	}
+	mutex_unlock(&pool_lock);
+	return found ? a : NULL;
+}
+
 static void arena_tidy(arena_t *a);
 
 void arena_release(arena_t *a) {

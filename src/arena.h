@@ -106,6 +106,10 @@ int arena_boot(void);
 /* An arena for a new thread: adopted from the pool or created. NULL when
  * no arena can be had. */
 arena_t *arena_acquire(void);
+/* a itself, taken from the pool like arena_acquire does, when it is there;
+ * NULL otherwise (callers test a->claimed first: an owned arena is not in
+ * the pool, and the test spares them the pool's lock). */
+arena_t *arena_acquire_pooled(arena_t *a);
 /* Abandon a (thread's) arena to the pool. */
 void arena_release(arena_t *a);
 /* Slow path of small allocation in bin ind. NULL when out of memory. */
