@@ -587,8 +587,7 @@ size_t bm_malloc_usable_size(const void *p) {
 			lookup_report("malloc_usable_size", "invalid pointer", p);
 		return 0;
 	}
-	extent_t *e = lookup_alloc(p, "malloc_usable_size");
-	return e != NULL ? lookup_usable(e, p, "malloc_usable_size") : 0;
+	return lookup_usable_query(p);
 }
 
 int bm_malloc_trim(size_t pad) {

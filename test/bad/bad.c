@@ -5,6 +5,8 @@
  * with BASEMALLOC_CONF=abort_on_invalid:false it returns, and the program
  * then checks that the memory around the bad pointer (canaries) is unchanged
  * and that the heap still works, printing "CANARY OK" and exiting 0.
+ * usable_stack and usable_global are the exception: malloc_usable_size of
+ * memory basemalloc has no run in is 0, unreported, with either setting.
  */
 #include "check.h"
 
@@ -171,6 +173,20 @@ static int mode_usable_global(void)
 	    heap_still_works(64);
 }
 
+/* malloc_usable_size of p + 16 inside a live small block. */
+static int mode_usable_interior(void)
+{
+	unsigned char *p = malloc(64);
+	check_fill(p, 64, 12);
+	say_addr(p + 16);
+	size_t u = malloc_usable_size(launder(p + 16));
+	printf("malloc_usable_size returned %zu\n", u);
+	if (!canary_ok(p, 64, 12, "the block"))
+		return 0;
+	free(p);
+	return heap_still_works(64);
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -204,6 +220,8 @@ int main(int argc, char **argv)
 		ok = mode_usable_stack();
 	else if (strcmp(m, "usable_global") == 0)
 		ok = mode_usable_global();
+	else if (strcmp(m, "usable_interior") == 0)
+		ok = mode_usable_interior();
 	else {
 		printf("unknown mode '%s'\n", m);
 		return 2;
