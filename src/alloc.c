@@ -147,6 +147,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 		return config_hardened ? malloc_small_hardened(a, ind, size)
 		    : malloc_small(a, ind);
 	size_t usize = lookup_run_size(size, alignment);
+	arena_check_lists(a);
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
 	return arena_malloc_huge(a, usize, alignment, zeroed);

@@ -187,6 +187,27 @@ static int mode_usable_interior(void)
 	return heap_still_works(64);
 }
 
+/* glibc's tst-safe-linking (its malloc_consolidate case): the program
+ * writes over the first bytes of freed 32-byte blocks, then asks for a
+ * large block and never allocates 32 bytes again. The large request must
+ * report the corrupted free list, as glibc's consolidation of its fastbins
+ * does. */
+static int mode_list_corrupt(void)
+{
+	unsigned char *keep = malloc(64);
+	check_fill(keep, 64, 13);
+	void *a = calloc(1, 32), *b = calloc(1, 32), *c = calloc(1, 32);
+	free(a);
+	free(b);
+	free(c);
+	memset(launder(c), 0x41, 32);
+	say_addr(c);
+	void *big = malloc(256 * KiB);
+	printf("malloc returned %p\n", big);
+	free(big);
+	return canary_ok(keep, 64, 13, "neighbour") && heap_still_works(64);
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -222,6 +243,8 @@ int main(int argc, char **argv)
 		ok = mode_usable_global();
 	else if (strcmp(m, "usable_interior") == 0)
 		ok = mode_usable_interior();
+	else if (strcmp(m, "list_corrupt") == 0)
+		ok = mode_list_corrupt();
 	else {
 		printf("unknown mode '%s'\n", m);
 		return 2;
