@@ -13,7 +13,8 @@ ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
 LDLIBS  = -lpthread
 # src/rtree.ld puts the page map's static part in the read-only segment.
 LDFLAGS_SO = -shared -Wl,--version-script=preload/export.map \
-	-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic -Wl,-T,src/rtree.ld
+	-Wl,-z,now -Wl,-z,nodelete -Wl,-Bsymbolic -Wl,-T,src/rtree.ld \
+	-Wl,--dynamic-list=preload/interpose.list
 
 # Modules in layer order (see README "Layers").
 # The statistics side wing (emit, stats, report, ctl) reads the layers.
@@ -42,7 +43,7 @@ build/$(1)/%.o: preload/%.c $$(HEADERS) | build/$(1)
 	$$(CC) $$(ALL_CFLAGS) $(2) $$(CFLAGS_$$*) -c $$< -o $$@
 build/$(1):
 	mkdir -p $$@
-$(3): $$($(1)_OBJS) preload/export.map src/rtree.ld
+$(3): $$($(1)_OBJS) preload/export.map src/rtree.ld preload/interpose.list
 	$$(CC) -o $$@ $$($(1)_OBJS) $$(LDFLAGS_SO) $$(LDLIBS)
 .PHONY: $(1)
 $(1): $(3)

@@ -3,7 +3,8 @@
  * forwarder to the bm_* implementation; malloc and free are aliases of
  * theirs, defined in src/alloc.c; glibc's introspection calls are in
  * glibc.c. preload/export.map keeps everything
- * else inside the .so; -Bsymbolic binds these calls without the PLT.
+ * else inside the .so; -Bsymbolic binds these calls without the PLT
+ * (but for the names in preload/interpose.list).
  * operator new reports failure the C++ way: it calls the new-handler, then
  * throws std::bad_alloc through libstdc++'s own thrower (looked up weakly,
  * so the library itself needs nothing but libc; a program that calls
@@ -16,6 +17,7 @@
 #include "../src/alloc.h"
 #include "../include/basemalloc.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 #define EXPORT BM_EXPORT
@@ -25,7 +27,19 @@
 EXPORT void cfree(void *p) { bm_free(p); }
 EXPORT void *calloc(size_t n, size_t s) { return bm_calloc(n, s); }
 EXPORT void *realloc(void *p, size_t n) { return bm_realloc(p, n); }
-EXPORT void *reallocarray(void *p, size_t n, size_t s) { return bm_reallocarray(p, n, s); }
+/* glibc's reallocarray is realloc after the overflow check, called through
+ * the dynamic linker: when the program, or a library ahead of this one in
+ * the lookup order (libc_malloc_debug.so), defines realloc, reallocarray's
+ * blocks are that realloc's. preload/interpose.list keeps this reference
+ * out of -Bsymbolic's binding. */
+EXPORT void *reallocarray(void *p, size_t n, size_t s) {
+	size_t total;
+	if (__builtin_mul_overflow(n, s, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, total);
+}
 EXPORT int posix_memalign(void **r, size_t a, size_t n) { return bm_posix_memalign(r, a, n); }
 EXPORT void *aligned_alloc(size_t a, size_t n) { return bm_aligned_alloc(a, n); }
 EXPORT void *memalign(size_t a, size_t n) { return bm_memalign(a, n); }

@@ -147,6 +147,7 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 		return config_hardened ? malloc_small_hardened(a, ind, size)
 		    : malloc_small(a, ind);
 	size_t usize = lookup_run_size(size, alignment);
+	arena_check_lists(a);
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
 		return arena_malloc_large(a, usize, alignment, zeroed);
 	return arena_malloc_huge(a, usize, alignment, zeroed);
@@ -587,8 +588,7 @@ size_t bm_malloc_usable_size(const void *p) {
 			lookup_report("malloc_usable_size", "invalid pointer", p);
 		return 0;
 	}
-	extent_t *e = lookup_alloc(p, "malloc_usable_size");
-	return e != NULL ? lookup_usable(e, p, "malloc_usable_size") : 0;
+	return lookup_usable_query(p);
 }
 
 int bm_malloc_trim(size_t pad) {

@@ -203,6 +203,20 @@ BM_INLINE void arena_free_delayed(arena_t *a, slab_t *s, void *p) {
 		arena_free_local(a, old_s, old);
 }
 
+/* The smallest classes, whose free lists a large request checks. */
+#define ARENA_CHECK_MAX ((size_t)128)
+
+/* Before a large or huge allocation, follow the head link of the current
+ * slab's free list of each class up to ARENA_CHECK_MAX bytes (owner
+ * only): glibc follows its fastbins (blocks up to 128 bytes) when a large
+ * request consolidates them, so a freed small block the program wrote
+ * over is reported there even when its class never allocates again
+ * (glibc's tst-safe-linking). About 60 instructions. */
+BM_INLINE void arena_check_lists(arena_t *a) {
+	for (unsigned i = 0; i <= sz_size2index(ARENA_CHECK_MAX); i++)
+		slab_check_head(a->cur[i]);
+}
+
 /* True when p waits among a's delayed frees (owner only). */
 BM_INLINE bool arena_delayed_has(const arena_t *a, const void *p) {
 	return config_hardened && harden_delayed_has(&a->harden, p);

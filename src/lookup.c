@@ -25,10 +25,9 @@ static bool lookup_block_is_free(slab_t *s, const void *p) {
 	return slab_has_free_block(s, (void *)p) || arena_delayed_has(a, p);
 }
 
-extent_t *lookup_alloc(const void *p, const char *call) {
-	extent_t *e = rtree_lookup(p);
-	if (e == NULL)
-		goto invalid;
+/* lookup_alloc for p inside e, the run the rtree maps p to. */
+static extent_t *lookup_alloc_in(extent_t *e, const void *p,
+    const char *call) {
 	if (e->kind == EXTENT_SLAB) {
 		slab_t *s = (slab_t *)e;
 		if (!slab_block_ok(s, p))
@@ -46,6 +45,23 @@ extent_t *lookup_alloc(const void *p, const char *call) {
 invalid:
 	lookup_report(call, "invalid pointer", p);
 	return NULL;
+}
+
+extent_t *lookup_alloc(const void *p, const char *call) {
+	extent_t *e = rtree_lookup(p);
+	if (e == NULL) {
+		lookup_report(call, "invalid pointer", p);
+		return NULL;
+	}
+	return lookup_alloc_in(e, p, call);
+}
+
+size_t lookup_usable_query(const void *p) {
+	extent_t *e = rtree_lookup(p);
+	if (e == NULL)
+		return 0;
+	e = lookup_alloc_in(e, p, "malloc_usable_size");
+	return e != NULL ? lookup_usable(e, p, "malloc_usable_size") : 0;
 }
 
 size_t lookup_usable(const extent_t *e, const void *p, const char *call) {

@@ -24,6 +24,11 @@ extent_t *lookup_alloc(const void *p, const char *call);
  * class size (hardened builds: the size asked for, its canary checked and
  * an overflow reported for call) or the run's size. */
 size_t lookup_usable(const extent_t *e, const void *p, const char *call);
+/* malloc_usable_size(p), p not NULL: 0 for a pointer outside basemalloc's
+ * memory, unreported (a question about another allocator's block, which
+ * mimalloc answers so too); one into its runs that no live block starts
+ * is reported as free reports it. */
+size_t lookup_usable_query(const void *p);
 /* Whether e's allocation at p can have been asked for with size bytes at
  * alignment: size is of its class (hardened small blocks: the very size
  * they recorded; a heap profile's sample: size fits its pages). */

@@ -286,6 +286,14 @@ BM_INLINE void *slab_next(slab_t *s, void *b) {
 	return next;
 }
 
+/* Follow the link of the head of `free` without popping it: a corrupted
+ * one is reported now, and the list ends at the head (the rest leaked). */
+BM_INLINE void slab_check_head(slab_t *s) {
+	void **b = s->free;
+	if (b != NULL && slab_next(s, b) == NULL)
+		b[0] = (void *)slab_link(s, b, 0);
+}
+
 /* Hand out block b, the head of `free`, whose successor is next. */
 BM_INLINE void *slab_pop(slab_t *s, void **b, void *next) {
 	s->free = next;

@@ -5,6 +5,8 @@
  * with BASEMALLOC_CONF=abort_on_invalid:false it returns, and the program
  * then checks that the memory around the bad pointer (canaries) is unchanged
  * and that the heap still works, printing "CANARY OK" and exiting 0.
+ * usable_stack and usable_global are the exception: malloc_usable_size of
+ * memory basemalloc has no run in is 0, unreported, with either setting.
  */
 #include "check.h"
 
@@ -171,6 +173,41 @@ static int mode_usable_global(void)
 	    heap_still_works(64);
 }
 
+/* malloc_usable_size of p + 16 inside a live small block. */
+static int mode_usable_interior(void)
+{
+	unsigned char *p = malloc(64);
+	check_fill(p, 64, 12);
+	say_addr(p + 16);
+	size_t u = malloc_usable_size(launder(p + 16));
+	printf("malloc_usable_size returned %zu\n", u);
+	if (!canary_ok(p, 64, 12, "the block"))
+		return 0;
+	free(p);
+	return heap_still_works(64);
+}
+
+/* glibc's tst-safe-linking (its malloc_consolidate case): the program
+ * writes over the first bytes of freed 32-byte blocks, then asks for a
+ * large block and never allocates 32 bytes again. The large request must
+ * report the corrupted free list, as glibc's consolidation of its fastbins
+ * does. */
+static int mode_list_corrupt(void)
+{
+	unsigned char *keep = malloc(64);
+	check_fill(keep, 64, 13);
+	void *a = calloc(1, 32), *b = calloc(1, 32), *c = calloc(1, 32);
+	free(a);
+	free(b);
+	free(c);
+	memset(launder(c), 0x41, 32);
+	say_addr(c);
+	void *big = malloc(256 * KiB);
+	printf("malloc returned %p\n", big);
+	free(big);
+	return canary_ok(keep, 64, 13, "neighbour") && heap_still_works(64);
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -204,6 +241,10 @@ int main(int argc, char **argv)
 		ok = mode_usable_stack();
 	else if (strcmp(m, "usable_global") == 0)
 		ok = mode_usable_global();
+	else if (strcmp(m, "usable_interior") == 0)
+		ok = mode_usable_interior();
+	else if (strcmp(m, "list_corrupt") == 0)
+		ok = mode_list_corrupt();
 	else {
 		printf("unknown mode '%s'\n", m);
 		return 2;

@@ -1,7 +1,8 @@
 /*
  * threads.c: the threaded behaviours of glibc's malloc tests
  * (tst-aligned-alloc-random-thread[-cross], tst-malloc-random,
- * tst-malloc-thread-exit, tst-malloc-tcache-leak, tst-memalign-3), of
+ * tst-malloc-thread-exit, tst-malloc-tcache-leak, tst-memalign-3,
+ * tst-malloc-stats-cancellation), of
  * snmalloc's func tests (first_operation, multi_setspecific, protect_fork,
  * memory's double_alloc) and mimalloc's zero_aligned_first, written anew:
  * a thread's first call may be any call, blocks move between threads,
@@ -629,6 +630,56 @@ static int allocation_failure_in_threads(void)
 	return CHECK_OK;
 }
 
+/* ---- tst-malloc-stats-cancellation ---- */
+
+static int sc_pipe[2];
+
+/* Read fd 2's pipe to its end; the text, NUL-terminated, in a static. */
+static void *sc_reader(void *arg)
+{
+	static char text[1 << 16];
+	size_t n = 0;
+	ssize_t r;
+	(void)arg;
+	while (n < sizeof(text) - 1 &&
+	    (r = read(sc_pipe[0], text + n, sizeof(text) - 1 - n)) > 0)
+		n += (size_t)r;
+	text[n] = '\0';
+	return text;
+}
+
+static void *sc_stats(void *gate)
+{
+	pthread_barrier_wait(gate);   /* not a cancellation point */
+	malloc_stats();               /* must finish with a cancel pending */
+	fputs("after malloc_stats\n", stderr);   /* a cancellation point */
+	return NULL;
+}
+
+/* With a cancellation pending, malloc_stats prints its whole report (to
+ * the last line, "max mmap bytes") and the thread is cancelled at the next
+ * cancellation point, not inside it. */
+static int malloc_stats_with_cancel_pending(void)
+{
+	pthread_barrier_t gate;
+	pthread_t reader, t;
+	void *rv, *text;
+	CHECK(pipe(sc_pipe) == 0 && dup2(sc_pipe[1], 2) == 2);
+	close(sc_pipe[1]);
+	reader = spawn(sc_reader, NULL);
+	CHECK(pthread_barrier_init(&gate, NULL, 2) == 0);
+	t = spawn(sc_stats, &gate);
+	CHECK(pthread_cancel(t) == 0);
+	pthread_barrier_wait(&gate);
+	CHECK(pthread_join(t, &rv) == 0);
+	close(2);
+	CHECK(pthread_join(reader, &text) == 0);
+	CHECK(rv == PTHREAD_CANCELED, "the thread was not cancelled");
+	CHECK(strstr(text, "max mmap bytes") != NULL, "report cut short: %.200s", (char *)text);
+	CHECK(strstr(text, "after malloc_stats") == NULL, "cancelled too late");
+	return CHECK_OK;
+}
+
 static const struct check_s checks[] = {
 	CHECK_ENTRY(random_threads_own_frees),
 	CHECK_ENTRY(random_threads_cross_frees),
@@ -641,6 +692,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(fork_with_allocating_atfork_handlers),
 	CHECK_ENTRY(blocks_freed_by_the_other_thread),
 	CHECK_ENTRY(allocation_failure_in_threads),
+	CHECK_ENTRY(malloc_stats_with_cancel_pending),
 };
 
 int main(int argc, char **argv)

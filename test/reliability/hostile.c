@@ -17,6 +17,8 @@
  * BASEMALLOC_CONF=abort_on_invalid:false the call must return (free:
  * nothing; realloc: NULL; usable: 0) without writing anything: the memory
  * around the pointer is compared with a snapshot, and "CANARY OK" printed.
+ * usable on memory where basemalloc has no run (every target but freerun)
+ * must return 0 without a report, whatever abort_on_invalid says.
  */
 #include "rel.h"
 
