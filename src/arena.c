@@ -99,18 +99,22 @@ static void arena_unclaim(arena_t *a) {
 	atomic_store_explicit(&a->claimed, 0, memory_order_release);
 }
 
+/* Unlink a from the pool at *link and take its token (pool_lock held). */
+static arena_t *arena_unpool(arena_t **link) {
+	arena_t *a = *link;
+	*link = a->pool_next;
+	pool_count--;
+	while (!arena_claim(a))
+		;  /* a freeing thread (or a stats reader) holds it */
+	atomic_store_explicit(&a->n_adopted, atomic_load_explicit(
+	    &a->n_adopted, memory_order_relaxed) + 1, memory_order_relaxed);
+	return a;
+}
+
 arena_t *arena_acquire(void) {
 	mutex_lock(&pool_lock);
-	arena_t *a = pool;
-	if (a != NULL) {
-		pool = a->pool_next;
-		pool_count--;
-		while (!arena_claim(a))
-			;  /* a freeing thread (or a stats reader) holds it */
-		atomic_store_explicit(&a->n_adopted, atomic_load_explicit(
-		    &a->n_adopted, memory_order_relaxed) + 1,
-		    memory_order_relaxed);
-	} else {
+	arena_t *a = pool != NULL ? arena_unpool(&pool) : NULL;
+	if (a == NULL) {
 		unsigned n = atomic_load_explicit(&narenas, memory_order_relaxed);
 		if (n < ARENAS_MAX && (a = arena_create(n)) != NULL) {
 			arenas[n] = a;
@@ -127,18 +131,9 @@ arena_t *arena_acquire_pooled(arena_t *a) {
 	arena_t **link = &pool;
 	while (*link != NULL && *link != a)
 		link = &(*link)->pool_next;
-	bool found = *link == a;
-	if (found) {
-		*link = a->pool_next;
-		pool_count--;
-		while (!arena_claim(a))
-			;  /* a freeing thread (or a stats reader) holds it */
-		atomic_store_explicit(&a->n_adopted, atomic_load_explicit(
-		    &a->n_adopted, memory_order_relaxed) + 1,
-		    memory_order_relaxed);
-	}
+	arena_t *got = *link != NULL ? arena_unpool(link) : NULL;
 	mutex_unlock(&pool_lock);
-	return found ? a : NULL;
+	return got;
 }
 
 static void arena_tidy(arena_t *a);
