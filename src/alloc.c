@@ -143,9 +143,12 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 			return p;
 	}
 	unsigned ind = lookup_class(size, alignment);
-	if (ind < SZ_NSMALL)
+	if (ind < SZ_NSMALL) {
+		/* a reused block reads as zero in its checked part only */
+		*zeroed = config_hardened && size <= SLAB_CHECKED;
 		return config_hardened ? malloc_small_hardened(a, ind, size)
 		    : malloc_small(a, ind);
+	}
 	size_t usize = lookup_run_size(size, alignment);
 	arena_check_lists(a);
 	if (usize < SZ_HUGE_MIN && alignment < SZ_HUGE_MIN)
@@ -263,14 +266,19 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
 }
 
 /* Hardened builds: malloc and calloc (zero); a short path for small blocks
- * (they read as zero) unless the heap profiler samples. */
+ * (they read as zero in their first SLAB_CHECKED bytes) unless the heap
+ * profiler samples. */
 BM_INLINE void *malloc_hardened(size_t size, bool zero) {
 	arena_t *a = tsd_tls.arena;
 	if (LIKELY(a != NULL && size - 1 < SZ_LOOKUP_MAX - SLAB_TAIL &&
 	    malloc_fast_max != 0)) {
 		void *p = malloc_small_hardened(a, sz_lookup[(size + SLAB_TAIL +
 		    QUANTUM - 1) >> LG_QUANTUM], size);
-		return LIKELY(p != NULL) ? p : malloc_enomem();
+		if (UNLIKELY(p == NULL))
+			return malloc_enomem();
+		if (zero && size > SLAB_CHECKED)
+			memset((char *)p + SLAB_CHECKED, 0, size - SLAB_CHECKED);
+		return p;
 	}
 	return malloc_slow(size, QUANTUM, zero);
 }

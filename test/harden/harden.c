@@ -256,6 +256,45 @@ static int mode_uaf_write_data(void)
 	return survived();
 }
 
+/* A write after free deep inside a freed 1 KiB block (past the first 256
+ * bytes, which the hardened build checks at reuse), then the class used
+ * on: the documented limit of the check. */
+static int mode_uaf_write_deep(void)
+{
+	char *p = malloc(1024);
+	free(p);
+	say_addr(p);
+	memset(launder(p) + 600, 'W', 8);
+	for (int i = 0; i < 2000; i++)
+		free(malloc(1024));
+	return survived();
+}
+
+/* calloc of a reused 1 KiB block reads as zero in full, even where a
+ * write after free the check does not look at left bytes. */
+static int mode_calloc_reused(void)
+{
+	char *p = malloc(1024);
+	memset(p, 'A', 1024);
+	free(p);
+	say_addr(p);
+	memset(launder(p) + 600, 'W', 8);
+	for (int i = 0; i < 2000; i++) {
+		unsigned char *q = calloc(1, 1024);
+		for (size_t k = 0; q != NULL && k < 1024; k++) {
+			if (q[k] != 0) {
+				printf("BROKEN calloc byte %zu reads %d\n", k, q[k]);
+				return 1;
+			}
+		}
+		free(q);
+	}
+	if (survived() != 0)
+		return 1;
+	printf("HARMLESS\n");
+	return 0;
+}
+
 /* One byte, then 32 bytes, past the end of a 24-byte block whose
  * neighbours are live, then free. */
 static int mode_overflow(size_t over)
@@ -458,6 +497,7 @@ static const struct {
 	MODE(free_carved_free_remote), MODE(free_before_block), MODE(free_inside_block),
 	MODE(free_interior_large), MODE(free_interior_huge), MODE(free_sized_wrong),
 	MODE(uaf_write_link), MODE(uaf_write_remote_link), MODE(uaf_write_data),
+	MODE(uaf_write_deep), MODE(calloc_reused),
 	MODE(uaf_read_secret), MODE(overflow_1), MODE(overflow_32),
 	MODE(overflow_large_mib), MODE(overflow_large_resized), MODE(overflow_huge_mib),
 	MODE(zero_size_touch),
