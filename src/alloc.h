@@ -12,6 +12,9 @@
 
 /* Boot the allocator if needed. 0 when ready. */
 int malloc_boot(void);
+/* size bytes aligned to alignment (a power of two); NULL with errno
+ * ENOMEM when there is no memory. */
+void *malloc_aligned(size_t alignment, size_t size);
 /* C++ sized delete (alignment 0 when none): free p, reporting a size it
  * cannot have been allocated with as "operator delete(): invalid size". */
 void malloc_delete_sized(void *p, size_t size, size_t alignment);
