@@ -94,8 +94,10 @@ bench_find_allocators() {
 	done
 }
 
-# The heap profilers, as columns of their own, only when named in the list
-# (never by default): basemalloc-prof (basemalloc with prof:true at the
+# The hardened build and the heap profilers, as columns of their own, only
+# when named in the list (never by default): basemalloc-hardened
+# (build/libbasemalloc-hardened.so, `make hardened`, or
+# BENCH_BASEMALLOC_HARDENED), basemalloc-prof (basemalloc with prof:true at the
 # default rate), jemalloc-prof (jemalloc with prof:true, its default rate is
 # the same 512 KiB), heaptrack (glibc's malloc under Debian's heaptrack, which
 # records every call). bench_env_for gives each its environment or wrapper.
@@ -106,6 +108,15 @@ bench_find_profilers() {
 		if [ -e "$lib" ]; then
 			BENCH_ALLOCS+=(basemalloc-prof)
 			BENCH_LIB[basemalloc-prof]=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
+		fi
+	fi
+	if [[ "$only" == *",basemalloc-hardened,"* ]]; then
+		lib=${BENCH_BASEMALLOC_HARDENED:-$BENCH_ROOT/build/libbasemalloc-hardened.so}
+		if [ -e "$lib" ]; then
+			BENCH_ALLOCS+=(basemalloc-hardened)
+			BENCH_LIB[basemalloc-hardened]=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
+		else
+			bench_say "bench: basemalloc-hardened: $lib is not built (run \`make hardened\`); running without it"
 		fi
 	fi
 	if [[ "$only" == *",jemalloc-prof,"* ]] && lib=$(bench_find_lib libjemalloc.so.2); then
@@ -244,6 +255,7 @@ bench_color() {
 	basemalloc) echo '#d62728' ;;
 	jemalloc) echo '#1f77b4' ;;
 	basemalloc-prof) echo '#9467bd' ;;
+	basemalloc-hardened) echo '#e377c2' ;;
 	jemalloc-prof) echo '#17becf' ;;
 	heaptrack) echo '#8c564b' ;;
 	mimalloc) echo '#2ca02c' ;;

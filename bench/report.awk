@@ -3,7 +3,9 @@
 # columns = allocators (in the order given by -v allocs), each cell the median
 # over the successful runs and, in parentheses, its ratio to glibc; a column
 # "basemalloc vs best peer" (basemalloc / the best of jemalloc, mimalloc,
-# tcmalloc) and a geometric-mean row. Writes, under -v outdir: tables.txt
+# tcmalloc; basemalloc-hardened is not a peer), a column "hardened vs
+# default" (basemalloc-hardened / basemalloc) when both ran, and a
+# geometric-mean row. Writes, under -v outdir: tables.txt
 # (what it printed), summary.csv (medians), results.json (medians, ratios and
 # the raw rows) and ratio-time.dat / ratio-peak.dat (for the bar chart).
 # -v anyexit=1 counts any normal exit as a successful run (bench/compare: a
@@ -41,10 +43,11 @@ function ratio(v, base) { return (v != "" && base != "" && base > 0 && v > 0) ? 
 # Prints one figure's table.
 function table(metric, label,    r, c, w, a, v, base, cell, nrow, ncol, width, best, bestname, p, rr, gsum, gn, bsum, bn) {
 	nrow = 0
-	ncol = nalloc + (has_bm && npeer ? 1 : 0)
+	ncol = nalloc + (cbp ? 1 : 0) + (chd ? 1 : 0)
 	hdr[0] = "workload"
 	for (c = 1; c <= nalloc; c++) hdr[c] = A[c]
-	if (ncol > nalloc) hdr[ncol] = "basemalloc vs best peer"
+	if (cbp) hdr[cbp] = "basemalloc vs best peer"
+	if (chd) hdr[chd] = "hardened vs default"
 	for (c = 1; c <= ncol; c++) { gsum[c] = 0; gn[c] = 0 }
 	for (r = 1; r <= nwl; r++) {
 		w = W[r]
@@ -66,17 +69,25 @@ function table(metric, label,    r, c, w, a, v, base, cell, nrow, ncol, width, b
 			}
 			cells[r, c] = cell
 		}
-		if (ncol > nalloc) {
+		if (chd) {
+			rr = ratio(med(w, "basemalloc-hardened", metric), med(w, "basemalloc", metric))
+			if (rr == "") cells[r, chd] = "-"
+			else {
+				cells[r, chd] = sprintf("%.2f", rr)
+				gsum[chd] += log(rr); gn[chd]++
+			}
+		}
+		if (cbp) {
 			best = ""; bestname = ""
 			for (p = 1; p <= npeer; p++) {
 				v = med(w, P[p], metric)
 				if (v != "" && (best == "" || v < best)) { best = v; bestname = P[p] }
 			}
 			rr = ratio(med(w, "basemalloc", metric), best)
-			if (rr == "") cells[r, ncol] = "-"
+			if (rr == "") cells[r, cbp] = "-"
 			else {
-				cells[r, ncol] = sprintf("%.2f vs %s", rr, bestname)
-				gsum[ncol] += log(rr); gn[ncol]++
+				cells[r, cbp] = sprintf("%.2f vs %s", rr, bestname)
+				gsum[cbp] += log(rr); gn[cbp]++
 				BP[w, metric] = rr; BPN[w, metric] = bestname
 			}
 		}
@@ -151,8 +162,8 @@ function write_json(    f, r, c, w, a, k, first, i) {
 	}
 	printf "\n  ],\n  \"geomean_vs_glibc\": {" > f
 	first = 1
-	for (k = 1; k <= 5; k++) for (c = 1; c <= nalloc + 1; c++) if ((MET[k], c) in GM) {
-		printf "%s%s: %s", (first ? "" : ", "), jstr(MET[k] "." (c <= nalloc ? A[c] : "basemalloc_vs_best_peer")), jnum(GM[MET[k], c]) > f
+	for (k = 1; k <= 5; k++) for (c = 1; c <= nalloc + 2; c++) if ((MET[k], c) in GM) {
+		printf "%s%s: %s", (first ? "" : ", "), jstr(MET[k] "." (c <= nalloc ? A[c] : c == chd ? "hardened_vs_default" : "basemalloc_vs_best_peer")), jnum(GM[MET[k], c]) > f
 		first = 0
 	}
 	printf "},\n  \"raw\": [\n" > f
@@ -214,8 +225,11 @@ BEGIN {
 	npeer = 0; has_bm = 0
 	for (c = 1; c <= nalloc; c++) {
 		if (A[c] == "basemalloc") has_bm = 1
+		else if (A[c] == "basemalloc-hardened") has_hd = 1
 		else if (A[c] != "glibc") P[++npeer] = A[c]
 	}
+	cbp = has_bm && npeer ? nalloc + 1 : 0
+	chd = has_bm && has_hd ? nalloc + (cbp ? 2 : 1) : 0
 	nmet = split("wall cpu peak end minflt meta_mapped meta_resident", MET, " ")
 	COL["wall"] = 5; COL["cpu"] = 6; COL["peak"] = 9; COL["end"] = 10
 	COL["minflt"] = 11; COL["meta_mapped"] = 13; COL["meta_resident"] = 14
@@ -251,6 +265,7 @@ END {
 		M[W[r], A[c], MET[k]] = median(W[r] SUBSEP A[c] SUBSEP MET[k])
 	out(title)
 	out("Each cell: median over the successful runs, and in parentheses the ratio to glibc (lower is better).")
+	if (chd) out("\"hardened vs default\": basemalloc-hardened's median / basemalloc's (the hardened build's cost).")
 	if (has_bm && npeer) out("\"basemalloc vs best peer\": basemalloc's median / the best peer's (" P[1] (npeer > 1 ? ", ..." : "") "); below 1.00 basemalloc is ahead.")
 	table("wall", "Wall time (s)")
 	table("cpu", "CPU time, user+sys (s)")
