@@ -199,30 +199,48 @@ extent_t *pages_coalesce_locked(pages_t *p, extent_t *e) {
  * one (dirty runs sit at the head of their bin). */
 #define PAGES_FIND_DIRTY 8
 
-/* A run of at least need bytes and at most max from the smallest size class
- * that has one (best fit by class: a small request does not split a big
- * free run that a big request will want again, which would have to fault
- * in a new chunk); in that class a dirty run first, so that pages already
- * faulted in are reused. The last bin holds any size, so it is searched. */
+static bool pages_run_fits(const extent_t *e, size_t need, size_t max) {
+	return e->size >= need && e->size <= max;
+}
+
+/* A run of at least need bytes and at most max: the first dirty run met
+ * going up from the smallest size class that has one, else the first clean
+ * one (best fit by class: a small request does not split a big free run
+ * that a big request will want again). A dirty run of a bigger class wins
+ * over a clean run of a smaller one: its pages are already faulted in,
+ * while the clean run's would be faulted in anew and the dirty ones kept
+ * resident beside them. Past the first class with a fit only the heads of
+ * the next PAGES_FIND_DIRTY non-empty bins are looked at (dirty runs are
+ * linked at the head), and in that class at most PAGES_FIND_DIRTY runs, so
+ * the search stays short. The last bin
+ * holds any size, so it is searched. */
 extent_t *pages_find_locked(pages_t *p, size_t need, size_t max) {
 	uint64_t all = p->nonempty & (~(uint64_t)0 << pages_bin_ceil(need));
 	if (max < SIZE_MAX)
 		all &= ~(uint64_t)0 >> (63 - pages_bin_floor(max));
 
+	extent_t *fit = NULL;
+	unsigned heads = 0;
 	for (uint64_t mask = all; mask != 0; mask &= mask - 1) {
-		extent_t *fit = NULL, *e = p->bins[__builtin_ctzll(mask)];
+		extent_t *e = p->bins[__builtin_ctzll(mask)];
+		if (fit != NULL) {
+			if (++heads > PAGES_FIND_DIRTY)
+				break;
+			if (extent_dirty_bytes(e) != 0 &&
+			    pages_run_fits(e, need, max))
+				return e;
+			continue;
+		}
 		for (unsigned n = 0; e != NULL; e = e->next, n++) {
-			if (e->size < need || e->size > max)
+			if (!pages_run_fits(e, need, max))
 				continue;
 			if (extent_dirty_bytes(e) != 0 || n >= PAGES_FIND_DIRTY)
 				return e;
 			if (fit == NULL)
 				fit = e;
 		}
-		if (fit != NULL)
-			return fit;
 	}
-	return NULL;
+	return fit;
 }
 
 /* Give the spare up (lock held); the caller unmaps what it returns. */

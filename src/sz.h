@@ -1,6 +1,7 @@
 /*
  * sz: size classes. A 16-byte quantum, then four classes per doubling:
- * 16, 32, ..., 128, 160, 192, 224, 256, 320, ... Classes up to SZ_SMALL_MAX
+ * 16, 32, ..., 128, 160, 192, 224, 256, 320, ..., eight per doubling
+ * from 4 to 16 KiB (4608, 5120, ...). Classes up to SZ_SMALL_MAX
  * live in slabs; classes up to SZ_LARGE_MAX are page runs; anything larger is
  * huge (its own mapping, page granular). Also the page-size classes (four per
  * doubling of pages) that the base's block cascade walks. Tables are filled
@@ -15,8 +16,8 @@
 #define SZ_SMALL_MAX     ((size_t)16384)
 #define SZ_LARGE_MAX     ((size_t)1 << 20)  /* last size class */
 #define SZ_HUGE_MIN      ((size_t)32 << 20) /* own mapping from here */
-#define SZ_NSMALL        36
-#define SZ_NCLASSES      60                 /* small + large */
+#define SZ_NSMALL        44
+#define SZ_NCLASSES      68                 /* small + large */
 #define SZ_LOOKUP_MAX    ((size_t)4096)     /* sizes answered by table */
 #define SZ_NPSIZES       ((64 - LG_PAGE) << SZ_LG_GROUP)
 

@@ -79,7 +79,7 @@ def check_json(path, left_out):
     if left_out:
         expect(bins == [], "size classes left in")
         return
-    expect(len(bins) == 36, f"{len(bins)} size classes")
+    expect(len(bins) == 44, f"{len(bins)} size classes")
     expect(sum(b["live"] for b in bins) == t["small"]["live"],
            "classes' live objects do not add up")
     for b in bins:

@@ -205,6 +205,51 @@ static int test_gate(void) {
 	return CHECK_OK;
 }
 
+/* The current-slab slots: every request granule up to SZ_LOOKUP_MAX lies
+ * in the slots of its own class, each class above has one slot of its own
+ * after the granules, and no two classes share a slot. */
+static int test_cur_slots(void) {
+	unsigned bad_gran = 0, bad_big = 0, bad_overlap = 0;
+	for (size_t g = 1; g < ARENA_NGRAN; g++) {
+		unsigned ind = sz_size2index(g << LG_QUANTUM);
+		bad_gran += g < arena_cur_first[ind] ||
+		    g >= (size_t)arena_cur_first[ind] + arena_cur_count[ind];
+	}
+	static unsigned char owner[ARENA_NCUR];
+	for (unsigned ind = 0; ind < SZ_NSMALL; ind++) {
+		if (sz_index2size(ind) > SZ_LOOKUP_MAX)
+			bad_big += arena_cur_count[ind] != 1 ||
+			    arena_cur_first[ind] < ARENA_NGRAN ||
+			    arena_cur_first[ind] >= ARENA_NCUR;
+		for (unsigned i = 0; i < arena_cur_count[ind]; i++) {
+			unsigned slot = arena_cur_first[ind] + i;
+			if (slot >= ARENA_NCUR)
+				continue;
+			bad_overlap += owner[slot] != 0;
+			owner[slot] = (unsigned char)(ind + 1);
+		}
+	}
+	CHECK(bad_gran == 0, "%u granules outside their class's slots", bad_gran);
+	CHECK(bad_big == 0, "%u classes above the table without a slot", bad_big);
+	CHECK(bad_overlap == 0, "%u slots shared by two classes", bad_overlap);
+	/* and a block of every class comes from, and is, that class */
+	arena_t *a = arena_acquire();
+	CHECK(a != NULL);
+	unsigned bad_class = 0;
+	for (unsigned ind = 0; ind < SZ_NSMALL; ind++) {
+		void *p = small(a, ind);
+		CHECK(p != NULL, "class %u", ind);
+		slab_t *s = rtree_lookup(p);
+		bad_class += s->ext.szind != ind ||
+		    s->block_size != sz_index2size(ind);
+		free_own(a, p);
+	}
+	CHECK(bad_class == 0, "%u classes served from another class's slab",
+	    bad_class);
+	arena_release(a);
+	return CHECK_OK;
+}
+
 static const struct check_s checks[] = {
 	CHECK_ENTRY(test_owner_exact),
 	CHECK_ENTRY(test_published),
@@ -212,6 +257,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(test_remote),
 	CHECK_ENTRY(test_large_huge),
 	CHECK_ENTRY(test_gate),
+	CHECK_ENTRY(test_cur_slots),
 };
 
 int main(int argc, char **argv) {

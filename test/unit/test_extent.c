@@ -193,8 +193,9 @@ static extent_t *large_written(pages_t *p, size_t size, bool *zeroed) {
 }
 
 /* extent: a merged run's dirty span is the hull of its parts (an upper
- * bound), a run is placed over a free run's dirty span and the split cuts
- * the span exactly */
+ * bound), a run is placed over a free run's dirty span (a dirty run of a
+ * bigger class is taken before a clean one of the exact class) and the
+ * split cuts the span exactly */
 static int test_dirty_span(void) {
 	pages_t p;
 	bool z;
@@ -230,10 +231,18 @@ static int test_dirty_span(void) {
 	    (void *)a1, z);
 	CHECK(stats_of(&p).dirty == 4 * PAGE, "dirty %zu after taking 4 of 8 "
 	    "dirty pages", stats_of(&p).dirty);
+	/* the 4 dirty pages left, in a bigger run, win over the clean
+	 * 8-page lead: only 4 pages are faulted in anew, not 8 */
 	extent_t *b = extent_run_alloc(&p, NULL, 8 * PAGE, PAGE, EXTENT_LARGE,
 	    &z);
-	CHECK(b != NULL && b->addr == a0 && z, "the clean lead (%p) was not "
-	    "reused as zeroed: %p", (void *)a0, (void *)(b ? b->addr : 0));
+	CHECK(b != NULL && b->addr == a1 + 4 * PAGE && !z, "placed at %p, "
+	    "not over the dirty pages left at %p (zeroed %d)",
+	    (void *)(b ? b->addr : 0), (void *)(a1 + 4 * PAGE), z);
+	CHECK(stats_of(&p).dirty == 0, "dirty %zu", stats_of(&p).dirty);
+	extent_t *c = extent_run_alloc(&p, NULL, 8 * PAGE, PAGE, EXTENT_LARGE,
+	    &z);
+	CHECK(c != NULL && c->addr == a0 && z, "the clean lead (%p) was not "
+	    "reused as zeroed: %p", (void *)a0, (void *)(c ? c->addr : 0));
 	return CHECK_OK;
 }
 

@@ -103,7 +103,7 @@ static int test_errors(void) {
 	uint64_t e = 1;
 	CHECK(bm_ctl("stats.nosuch", &v, &len, NULL, 0) == ENOENT);
 	CHECK(bm_ctl("stats.arenas.9999.allocated", &v, &len, NULL, 0) == ENOENT);
-	CHECK(bm_ctl("stats.bins.36.live", &v, &len, NULL, 0) == ENOENT);
+	CHECK(bm_ctl("stats.bins.44.live", &v, &len, NULL, 0) == ENOENT);
 	CHECK(bm_ctl("stats.arenas.0.bins.99.live", &v, &len, NULL, 0) == ENOENT);
 	CHECK(bm_ctl("stats.arenas.x.allocated", &v, &len, NULL, 0) == ENOENT);
 	CHECK(bm_ctl(NULL, &v, &len, NULL, 0) == EINVAL);

@@ -15,8 +15,9 @@ static int test_classes(void) {
 		size_t a = sz_index2size(i - 1), b = sz_index2size(i);
 		bad_order += b <= a;
 		bad_quantum += b % QUANTUM != 0;
-		/* four classes per doubling: a step never exceeds a quarter
-		 * of the class below the doubling (or the quantum) */
+		/* four classes per doubling (eight from 4 to 16 KiB): a step
+		 * never exceeds a quarter of the class below the doubling
+		 * (or the quantum) */
 		bad_density += b - a > MAX(QUANTUM, a / 4);
 	}
 	CHECK(bad_order == 0, "%u classes out of order", bad_order);
