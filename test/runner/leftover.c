@@ -12,20 +12,23 @@
 #include <string.h>
 #include <unistd.h>
 
-static void note_pid(const char *file)
+static void note_pid(const char *file, pid_t pid)
 {
 	FILE *f = fopen(file, "a");
 	if (f) {
-		fprintf(f, "%d\n", (int)getpid());
+		fprintf(f, "%d\n", (int)pid);
 		fclose(f);
 	}
 }
 
-static void child(const char *mode, const char *file)
+/* The child tells the parent (one byte on READY) once it is set up, so the
+ * parent records its pid and exits only then. */
+static void child(const char *mode, int ready)
 {
 	if (strcmp(mode, "escape") == 0)
 		setsid();
-	note_pid(file);
+	if (write(ready, "", 1) != 1)
+		_exit(1);
 	sleep(3600);
 	_exit(0);
 }
@@ -36,13 +39,20 @@ int main(int argc, char **argv)
 		return 2;
 	printf("PASS leftover %s\n", argv[1]);
 	fflush(stdout);
+	int fds[2];
+	char c;
+	if (pipe(fds) != 0)
+		return 1;
 	pid_t pid = fork();
 	if (pid < 0)
 		return 1;
 	if (pid == 0)
-		child(argv[1], argv[2]);
+		child(argv[1], fds[1]);
+	if (read(fds[0], &c, 1) != 1)
+		return 1;
+	note_pid(argv[2], pid);
 	if (strcmp(argv[1], "hang") == 0) {
-		note_pid(argv[2]);
+		note_pid(argv[2], getpid());
 		sleep(3600);
 	}
 	return 0;
