@@ -6,6 +6,7 @@
 # and counters t_pass / t_fail kept by t_pass / t_fail / t_summary.
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$top/test/lib/limit.sh"
 BM_LIB=${BM_LIB-"$top/libbasemalloc.so"}
 if [ -n "$BM_LIB" ]; then
 	case $BM_LIB in /*) ;; *) BM_LIB=$PWD/$BM_LIB ;; esac
@@ -74,7 +75,7 @@ t_compile() {
 t_run_checks() {
 	local name=$1; shift
 	local out rc=0 np nf nna
-	out=$(t_preload timeout -s KILL "${T_TIMEOUT:-600}" "$@" 2>&1) || rc=$?
+	out=$(t_preload "$T_LIMIT" "${T_TIMEOUT:-600}" "$@" 2>&1) || rc=$?
 	printf '%s\n' "$out"
 	np=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)
 	nf=$(printf '%s\n' "$out" | grep -c '^FAIL ' || true)
@@ -84,7 +85,7 @@ t_run_checks() {
 	if printf '%s\n' "$out" | grep -q 'cannot be preloaded'; then
 		t_fail "$name: the library could not be preloaded"
 	elif [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
-		t_fail "$name: exited with status $rc without reporting a failed check"
+		t_fail "$name: $(t_status "$rc") without reporting a failed check"
 	elif [ "$rc" -eq 0 ] && [ "$nf" -ne 0 ]; then
 		t_fail "$name: reported failures but exited 0"
 	elif [ "$np" -eq 0 ] && [ "$nf" -eq 0 ] && [ "$nna" -eq 0 ]; then
