@@ -41,9 +41,10 @@ static void glibc_line(emit_t *e, const char *label, uint64_t v) {
 	emit_printf(e, "%s\n", r.s);
 }
 
-/* glibc's lines: each arena's system and in-use bytes (its chunks and base;
- * its small and large objects), then the totals with huge mappings and
- * their peaks as glibc's mmapped chunks. */
+/* glibc's lines: each arena's system and in-use bytes (its runs, huge
+ * mappings, dirty free pages and touched base pages: what is not given
+ * back, as glibc's system bytes drop when it trims; its objects), then the
+ * totals and the huge mappings' peaks as glibc's mmapped chunks. */
 EXPORT void malloc_stats(void) {
 	stats_t st;
 	emit_t e;
@@ -53,11 +54,12 @@ EXPORT void malloc_stats(void) {
 		stats_arena_t a;
 		stats_arena_read(i, &a);
 		emit_printf(&e, "Arena %u:\n", i);
-		glibc_line(&e, "system bytes     =", a.pages.mapped + a.base.mapped);
+		glibc_line(&e, "system bytes     =", a.active + a.pages.dirty +
+		    a.base.resident);
 		glibc_line(&e, "in use bytes     =", a.allocated - a.pages.huge);
 	}
 	emit_printf(&e, "Total (incl. mmap):\n");
-	glibc_line(&e, "system bytes     =", st.mapped);
+	glibc_line(&e, "system bytes     =", st.resident);
 	glibc_line(&e, "in use bytes     =", st.allocated);
 	glibc_line(&e, "max mmap regions =", st.huge.count_peak);
 	glibc_line(&e, "max mmap bytes   =", st.huge.bytes_peak);
@@ -70,7 +72,7 @@ EXPORT struct mallinfo2 mallinfo2(void) {
 	memset(&m, 0, sizeof(m));
 	stats_gather(&st);
 	const stats_arena_t *a = &st.arenas;
-	m.arena = a->pages.mapped;
+	m.arena = a->pages.active + a->pages.dirty;  /* not purged */
 	m.uordblks = a->small_allocated + a->large_bytes;
 	m.fordblks = m.arena > m.uordblks ? m.arena - m.uordblks : 0;
 	m.hblks = a->pages.n_huge;

@@ -206,6 +206,36 @@ static int mallinfo2_counts_live_bytes(void)
 	return CHECK_OK;
 }
 
+/* What mallinfo2 calls the arena is memory still held: after 40 MB of
+ * 100 KB blocks are freed and malloc_trim(0) gives them back, arena and
+ * fordblks are back near where they were (glibc trims its heap top; a
+ * figure of address space mapped would stay 40 MB up). */
+static int mallinfo2_falls_after_trim(void)
+{
+	enum { N = 400, SIZE = 100 * 1000 };
+	static char *blocks[N];
+	struct mallinfo2 before = mallinfo2();
+	for (int i = 0; i < N; i++) {
+		blocks[i] = malloc(SIZE);
+		CHECK(blocks[i] != NULL);
+		memset(blocks[i], i, SIZE);
+	}
+	struct mallinfo2 full = mallinfo2();
+	CHECK(full.arena >= before.arena + (size_t)N * SIZE / 2,
+	    "arena %zu -> %zu with %d live blocks of %d", before.arena,
+	    full.arena, N, SIZE);
+	for (int i = 0; i < N; i++)
+		free(blocks[i]);
+	malloc_trim(0);
+	struct mallinfo2 after = mallinfo2();
+	CHECK(after.arena <= before.arena + ((size_t)8 << 20),
+	    "arena %zu before, %zu after free and trim", before.arena,
+	    after.arena);
+	CHECK(after.fordblks <= ((size_t)8 << 20), "fordblks %zu after trim",
+	    after.fordblks);
+	return CHECK_OK;
+}
+
 /* tst-mxfast: a freed 3-byte block below a live 512-byte one is not
  * counted as a fastbin block (smblks) - glibc's tcache takes it, and
  * basemalloc has no fastbins. */
@@ -398,6 +428,7 @@ static const struct check_s checks[] = {
 	CHECK_ENTRY(compat_hooks_are_not_called),
 	CHECK_ENTRY(mallopt_answers),
 	CHECK_ENTRY(mallinfo2_counts_live_bytes),
+	CHECK_ENTRY(mallinfo2_falls_after_trim),
 	CHECK_ENTRY(mallinfo_smblks_zero),
 	CHECK_ENTRY(malloc_info_with_threads),
 	CHECK_ENTRY(libc_internal_allocations_interposed),
