@@ -139,12 +139,22 @@ static void mutex_rank_pop(mutex_t *m) {
 #endif
 }
 
+/* A lock this thread holds already, taken again: the allocator never
+ * does so, so a signal handler called it while the frame it interrupted
+ * held m. Waiting would wait for ourselves forever: say so and abort. */
+BM_NOINLINE BM_NORETURN static void mutex_self_deadlock(const mutex_t *m) {
+	log_fatal("a signal handler called the allocator while its thread was "
+	    "inside it, holding lock \"%s\" (deadlock)", m->name);
+}
+
 /* Take the word: 0 -> self (| waiters when others may sleep on it). */
 static void mutex_acquire(mutex_t *m) {
 	uint32_t self = mutex_self(), v = 0;
 	if (LIKELY(atomic_compare_exchange_strong_explicit(&m->word, &v, self,
 	    memory_order_acquire, memory_order_relaxed)))
 		return;
+	if (UNLIKELY((v & ~MUTEX_WAITERS) == self))
+		mutex_self_deadlock(m);
 	for (;;) {
 		if (v == 0) {
 			/* We may have slept: others may sleep too. */

@@ -9,7 +9,9 @@
  * in the child. Between prefork and postfork the forking thread may still
  * allocate (atfork handlers that libraries registered before ours run after
  * our prepare handler and before our parent and child handlers): its
- * mutex_lock of a lock its prefork holds only marks it. Before
+ * mutex_lock of a lock its prefork holds only marks it. Any other
+ * mutex_lock of a lock the thread holds (a signal handler re-entering the
+ * allocator) reports the deadlock and aborts instead of waiting. Before
  * the allocator's locks, mutex_prefork takes libc's
  * stdio list lock when the process has threads (glibc's fork takes it
  * after the prepare handlers; see mutex.c). Debug builds check that a
