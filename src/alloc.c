@@ -436,15 +436,18 @@ void malloc_delete_sized(void *p, size_t size, size_t alignment) {
 /* Resize the small block p of s in place when size keeps its class;
  * hardened builds move its canary and zero what a shrink cut off (a free
  * zeroes only the bytes up to the canary). NULL when it has to move. */
+static void realloc_small_tail(slab_t *s, void *p, size_t size) {
+	size_t old = lookup_usable(&s->ext, p, "realloc");
+	size_t from = MIN(old, size);  /* bytes past the new size read as 0 */
+	memset((char *)p + from, 0, old - from + sizeof(uint64_t));
+	slab_tail_set(s, p, size);
+}
+
 static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
 	if (lookup_class(size, QUANTUM) != s->ext.szind)
 		return NULL;
-	if (config_hardened) {  /* bytes past the new size read as zero */
-		size_t old = lookup_usable(&s->ext, p, "realloc");
-		size_t from = MIN(old, size);
-		memset((char *)p + from, 0, old - from + sizeof(uint64_t));
-		slab_tail_set(s, p, size);
-	}
+	if (config_hardened)
+		realloc_small_tail(s, p, size);
 	return p;
 }
 
@@ -499,6 +502,18 @@ BM_NOINLINE static void malloc_prof_resized(extent_t *e, size_t old,
 		profdump_gdump();
 }
 
+/* A shrink that found no memory for its smaller block keeps p as it is,
+ * as glibc never fails a shrink; e is marked so that sized frees accept
+ * the smaller size (hardened builds move a small block's canary). */
+BM_NOINLINE static void *realloc_keep(extent_t *e, void *p, size_t size,
+    int saved_errno) {
+	if (config_hardened && e->kind == EXTENT_SLAB)
+		realloc_small_tail((slab_t *)e, p, size);
+	__atomic_store_n(&e->shrunk, 1, __ATOMIC_RELAXED);
+	errno = saved_errno;
+	return p;
+}
+
 void *bm_realloc(void *p, size_t size) {
 	if (p == NULL)
 		return bm_malloc(size);
@@ -509,13 +524,14 @@ void *bm_realloc(void *p, size_t size) {
 	if (size > PTRDIFF_MAX)
 		return malloc_enomem();
 	size_t old = 0;
+	extent_t *e = NULL;
 	if (config_hardened && zero_owns(p)) {
 		if (!zero_live(p)) {
 			lookup_report("realloc", "invalid pointer", p);
 			return NULL;
 		}
 	} else {
-		extent_t *e = lookup_alloc(p, "realloc");
+		e = lookup_alloc(p, "realloc");
 		if (e == NULL)
 			return NULL;
 		old = lookup_usable(e, p, "realloc");
@@ -526,9 +542,10 @@ void *bm_realloc(void *p, size_t size) {
 			return q;
 		}
 	}
+	int saved_errno = errno;
 	void *q = bm_malloc(size);
 	if (q == NULL)
-		return NULL;
+		return size <= old ? realloc_keep(e, p, size, saved_errno) : NULL;
 	memcpy(q, p, MIN(old, size));
 	bm_free(p);
 	return q;

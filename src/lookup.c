@@ -83,6 +83,11 @@ bool lookup_size_fits(const extent_t *e, const void *p, size_t size,
 		return false;
 	unsigned ind = lookup_class(size, alignment);
 	size_t need = lookup_run_size(size, alignment);
+	if (__atomic_load_n(&e->shrunk, __ATOMIC_RELAXED) &&
+	    ((uintptr_t)p & (alignment - 1)) == 0 && (e->kind == EXTENT_SLAB ?
+	    !config_hardened && ind < e->szind :
+	    size <= e->size - HARDEN_GUARD))  /* a kept shrink (alloc.c) */
+		return true;
 	if (e->kind != EXTENT_SLAB && e->prof_id != 0)  /* a heap profile
 	                                  * sample: pages for any size */
 		return PAGE_CEILING(MAX(size, 1)) + HARDEN_GUARD <= e->size;

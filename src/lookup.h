@@ -31,7 +31,8 @@ size_t lookup_usable(const extent_t *e, const void *p, const char *call);
 size_t lookup_usable_query(const void *p);
 /* Whether e's allocation at p can have been asked for with size bytes at
  * alignment: size is of its class (hardened small blocks: the very size
- * they recorded; a heap profile's sample: size fits its pages). */
+ * they recorded; a heap profile's sample: size fits its pages; a block a
+ * shrinking realloc kept for want of memory: any smaller size). */
 bool lookup_size_fits(const extent_t *e, const void *p, size_t size,
     size_t alignment);
 

@@ -35,7 +35,9 @@ struct extent_s {
 	uintptr_t addr;
 	size_t size;            /* bytes, a multiple of PAGE */
 	uint8_t kind;           /* extent_kind_t */
-	uint8_t pad8;
+	uint8_t shrunk;         /* slab, large or huge run: 1 when a shrinking
+	                         * realloc kept a block of it for want of memory
+	                         * (sized frees then take smaller sizes) */
 	uint16_t szind;         /* slab: its bin */
 	uint32_t prof_id;       /* large or huge run: the heap profiler's
 	                         * record of its sampled allocation, when that
@@ -74,6 +76,7 @@ BM_INLINE void extent_tag(extent_t *e, extent_kind_t kind, void *owner) {
 	_Static_assert(sizeof(extent_t) <= RTREE_NOTHING, "rtree's nothing");
 	atomic_store_explicit(&e->lim, 0, memory_order_relaxed);
 	__atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->shrunk, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->owner, owner, __ATOMIC_RELAXED);
 }
 

@@ -216,6 +216,71 @@ static int check_fault_realloc(void)
 	return CHECK_OK;
 }
 
+/* A shrink whose smaller block needs a new mapping that fails keeps the
+ * block, as glibc never fails a shrink: the same pointer, errno untouched,
+ * the contents kept, and malloc_usable_size and free_sized with the new
+ * size take it. *kept says whether it was kept (or moved: memory for the
+ * smaller block was at hand, no map asked; small and large targets come
+ * from reserved chunk space, so only a target needing a new chunk, here
+ * 5 MiB, is known to meet the fault). */
+typedef void (*free_sized_fn)(void *, size_t);
+
+static int shrink_kept(size_t from, size_t to, int *kept)
+{
+	*kept = 0;
+	free_sized_fn fs = (free_sized_fn)dlsym(RTLD_DEFAULT, "free_sized");
+	unsigned char *p = malloc(from);
+	CHECK(p != NULL && fs != NULL);
+	rel_fill(p, from, from);
+	CHECK(inject(1) == 0);
+	errno = 1234;
+	unsigned char *q = realloc(p, to);
+	int err = errno;
+	CHECK(inject(0) == 0);
+	CHECK(q != NULL, "realloc(%zu -> %zu) failed a shrink", from, to);
+	CHECK(err == 1234, "realloc(%zu -> %zu) set errno %d", from, to, err);
+	CHECK(head_intact(q, to, from), "shrunk block lost its contents");
+	if (q != p) {
+		free(q);
+		return CHECK_OK;
+	}
+	size_t usable = malloc_usable_size(q);
+	CHECK(usable >= to, "usable %zu after a kept %zu -> %zu", usable,
+	    from, to);
+	fs(q, to);  /* aborts when the size is refused */
+	p = malloc(from);  /* the heap is sound */
+	CHECK(p != NULL);
+	free(p);
+	*kept = 1;
+	return CHECK_OK;
+}
+
+static int check_fault_realloc_shrink(void)
+{
+	if (!check_expect_preload())
+		NOT_APPLICABLE("needs the fault build");
+	static const size_t moves[][2] = {
+		{ 3000, 200 },                    /* small -> smaller class */
+		{ 20000, 1000 },                  /* large -> small */
+		{ 40 * MiB, 5 * MiB },            /* huge -> large */
+		{ 40 * MiB, 300 },                /* huge -> small */
+		{ 40 * MiB, 20000 },              /* huge -> large */
+		{ 1 * MiB, 40 },                  /* large -> small */
+	};
+	int kept = 0;
+	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		int r, k;
+		if ((r = shrink_kept(moves[i][0], moves[i][1], &k)) != CHECK_OK)
+			return r;
+		printf("  # %zu -> %zu: %s\n", moves[i][0], moves[i][1],
+		    k ? "kept" : "moved");
+		kept += k;
+	}
+	CHECK(kept >= 1, "none of the shrinks met the fault (%d)", kept);
+	CHECK(rel_heap_alive());
+	return CHECK_OK;
+}
+
 /* A mixed random workload with the n-th map failing. */
 struct slot_s {
 	void *p;
@@ -432,6 +497,7 @@ int main(int argc, char **argv)
 		CHECK_ENTRY(check_fault_ctl),
 		CHECK_ENTRY(check_fault_huge_each_api),
 		CHECK_ENTRY(check_fault_realloc),
+		CHECK_ENTRY(check_fault_realloc_shrink),
 		CHECK_ENTRY(check_fault_mixed_points),
 		CHECK_ENTRY(check_fault_new_thread),
 	};
