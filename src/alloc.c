@@ -207,40 +207,49 @@ BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
 	return p;
 }
 
-/* prof: the countdown passed zero. */
-BM_NOINLINE static void *malloc_prof_due(arena_t *a, size_t size,
-    size_t alignment, bool zero) {
-	if (size <= PTRDIFF_MAX && prof_sample_pick(size))
-		return malloc_sampled(a, size, alignment, zero);
-	return malloc_plain(size, alignment, zero);
-}
-
-/* prof: a thread's first allocation: boot, take an arena, then count it
- * like any other. */
-BM_NOINLINE static void *malloc_prof_first(size_t size, size_t alignment,
+/* prof: the countdown passed zero (charged with size already); boots and
+ * takes an arena on a thread's first allocation, whose count prof_sample_pick
+ * draws. */
+BM_NOINLINE static void *malloc_prof_due(size_t size, size_t alignment,
     bool zero) {
 	arena_t *a;
+	if (UNLIKELY(size > PTRDIFF_MAX)) {   /* never sampled: uncharge */
+		tsd_tls.prof_left += (int64_t)size;
+		return malloc_enomem();
+	}
 	if (malloc_boot() != 0 || (a = tsd_arena()) == NULL ||
-	    size > PTRDIFF_MAX || !prof_sample_due(size))
+	    !prof_sample_pick(size))
 		return malloc_plain(size, alignment, zero);
 	return malloc_sampled(a, size, alignment, zero);
 }
 
-/* prof: every allocation while the profiler samples (malloc_fast_max is 0
- * then): the countdown, then the sampled path, the small fast path or the
- * ordinary slow path (tail calls only, so the common path needs no frame). */
+/* prof: malloc and calloc while the profiler samples (malloc_fast_max is 0
+ * then): one charge of the countdown, then malloc_fast's slab pop. A small
+ * block is not zeroed (bm_calloc does it); a larger one is when zero. Tail
+ * calls only, so that it needs no stack frame. */
+BM_NOINLINE static void *malloc_prof_fast(size_t size, bool zero) {
+	if (UNLIKELY(prof_sample_charge(size)))
+		return malloc_prof_due(size, QUANTUM, zero && size > SZ_LOOKUP_MAX);
+	if (LIKELY(size <= SZ_LOOKUP_MAX)) {
+		void *p = slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
+		if (LIKELY(p != NULL))
+			return p;
+		return malloc_plain(size, QUANTUM, false);
+	}
+	if (UNLIKELY(size > PTRDIFF_MAX))
+		return malloc_prof_due(size, QUANTUM, false);  /* uncharges */
+	return malloc_plain(size, QUANTUM, zero);
+}
+
+/* prof: the aligned calls and hardened builds: the countdown, then the
+ * small path or the ordinary slow path. */
 BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
     bool zero) {
-	arena_t *a = tsd_tls.arena;
-	if (UNLIKELY(a == NULL))
-		return malloc_prof_first(size, alignment, zero);
-	/* size > PTRDIFF_MAX: never sampled; malloc_plain says ENOMEM (and
-	 * writes the hardened build's canaries, which slab_alloc does not). */
-	if (prof_sample_charge(size))
-		return malloc_prof_due(a, size, alignment, zero);
+	if (prof_sample_charge(size) || size > PTRDIFF_MAX)
+		return malloc_prof_due(size, alignment, zero);
 	if (!config_hardened && LIKELY(alignment == QUANTUM &&
 	    size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(a->cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
+		void *p = slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
 	}
@@ -289,6 +298,8 @@ void *bm_malloc(size_t size) {
 	void *p = malloc_fast(size);
 	if (LIKELY(p != NULL))
 		return p;
+	if (UNLIKELY(opt_prof))
+		return malloc_prof_fast(size, false);
 	return malloc_slow(size, QUANTUM, false);
 }
 
@@ -301,6 +312,11 @@ void *bm_calloc(size_t n, size_t size) {
 	void *p = malloc_fast(total);
 	if (LIKELY(p != NULL))
 		return memset(p, 0, total);
+	if (UNLIKELY(opt_prof)) {
+		p = malloc_prof_fast(total, true);
+		return p != NULL && total <= SZ_LOOKUP_MAX ? memset(p, 0, total)
+		    : p;
+	}
 	return malloc_slow(total, QUANTUM, true);
 }
 
