@@ -243,32 +243,27 @@ static int mode_uaf_write_remote_link(void)
 	return survived();
 }
 
-/* A write after free into the data of a freed block (past the words an
- * allocator keeps there), then the block's size class used on. */
-static int mode_uaf_write_data(void)
+/* Free a block of size bytes, write 8 bytes at off in it, then use its
+ * size class on. */
+static int uaf_write_at(size_t size, size_t off)
 {
-	char *p = malloc(64);
+	char *p = malloc(size);
 	free(p);
 	say_addr(p);
-	memset(launder(p) + 32, 'W', 8);
+	memset(launder(p) + off, 'W', 8);
 	for (int i = 0; i < 2000; i++)
-		free(malloc(64));
+		free(malloc(size));
 	return survived();
 }
 
+/* A write after free into the data of a freed block (past the words an
+ * allocator keeps there). */
+static int mode_uaf_write_data(void) { return uaf_write_at(64, 32); }
+
 /* A write after free deep inside a freed 1 KiB block (past the first 256
- * bytes, which the hardened build checks at reuse), then the class used
- * on: the documented limit of the check. */
-static int mode_uaf_write_deep(void)
-{
-	char *p = malloc(1024);
-	free(p);
-	say_addr(p);
-	memset(launder(p) + 600, 'W', 8);
-	for (int i = 0; i < 2000; i++)
-		free(malloc(1024));
-	return survived();
-}
+ * bytes, which the hardened build checks at reuse): the documented limit
+ * of the check. */
+static int mode_uaf_write_deep(void) { return uaf_write_at(1024, 600); }
 
 /* calloc of a reused 1 KiB block reads as zero in full, even where a
  * write after free the check does not look at left bytes. */
