@@ -7,7 +7,9 @@
  *   hang:   sleeps for an hour itself, with a child doing the same.
  * Every child's pid is appended to PIDFILE so the runner's test can check
  * that nothing survived. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
