@@ -107,7 +107,7 @@ BM_INLINE void *malloc_fast(size_t size) {
 	if (LIKELY(size <= malloc_fast_max)) {   /* 0 under prof */
 		if (size > SZ_LOOKUP_MAX)
 			__builtin_unreachable();   /* malloc_fast_max never is */
-		return slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
+		return tsd_cur_pop(size);
 	}
 	return NULL;
 }
@@ -231,7 +231,7 @@ BM_NOINLINE static void *malloc_prof_fast(size_t size, bool zero) {
 	if (UNLIKELY(prof_sample_charge(size)))
 		return malloc_prof_due(size, QUANTUM, zero && size > SZ_LOOKUP_MAX);
 	if (LIKELY(size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
+		void *p = tsd_cur_pop(size);
 		if (LIKELY(p != NULL))
 			return p;
 		return malloc_plain(size, QUANTUM, false);
@@ -249,7 +249,7 @@ BM_NOINLINE static void *malloc_prof(size_t size, size_t alignment,
 		return malloc_prof_due(size, alignment, zero);
 	if (!config_hardened && LIKELY(alignment == QUANTUM &&
 	    size <= SZ_LOOKUP_MAX)) {
-		void *p = slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
+		void *p = tsd_cur_pop(size);
 		if (LIKELY(p != NULL))
 			return zero ? memset(p, 0, size) : p;
 	}
@@ -449,9 +449,8 @@ void malloc_delete_sized(void *p, size_t size, size_t alignment) {
 	free_sized(p, size, alignment, "operator delete");
 }
 
-/* Resize the small block p of s in place when size keeps its class;
- * hardened builds move its canary and zero what a shrink cut off (a free
- * zeroes only the bytes up to the canary). NULL when it has to move. */
+/* Hardened builds: block p of s now holds size bytes: move its canary and
+ * zero what a shrink cut off (a free zeroes only the bytes up to it). */
 static void realloc_small_tail(slab_t *s, void *p, size_t size) {
 	size_t old = lookup_usable(&s->ext, p, "realloc");
 	size_t from = MIN(old, size);  /* bytes past the new size read as 0 */
@@ -459,6 +458,7 @@ static void realloc_small_tail(slab_t *s, void *p, size_t size) {
 	slab_tail_set(s, p, size);
 }
 
+/* Resize small block p of s in place if size keeps its class; else NULL. */
 static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
 	if (lookup_class(size, QUANTUM) != s->ext.szind)
 		return NULL;

@@ -52,6 +52,13 @@ BM_INLINE arena_t *tsd_arena(void) {
 	return LIKELY(a != NULL) ? a : tsd_arena_slow();
 }
 
+/* A block for size (at most SZ_LOOKUP_MAX) from the calling thread's
+ * current slab of its request granule, or NULL (also without an arena:
+ * its slots are all the empty placeholder). */
+BM_INLINE void *tsd_cur_pop(size_t size) {
+	return slab_alloc(tsd_tls.cur[(size + QUANTUM - 1) >> LG_QUANTUM]);
+}
+
 /* The calling thread's arena, or NULL when it has none (never acquires). */
 BM_INLINE arena_t *tsd_arena_peek(void) {
 	return tsd_tls.arena;
