@@ -76,16 +76,19 @@ static bool huge_spare_keep(pages_t *p, extent_t *desc) {
 		return false;
 	os_purge_forced((void *)(desc->addr + HUGE_SPARE_KEEP),
 	    desc->size - HUGE_SPARE_KEEP);
+	/* Once published, desc belongs to whoever takes the spare: read
+	 * its size here, not after the unlock. */
+	size_t size = desc->size;
 	mutex_lock(&p->lock);
 	extent_t *old = pages_spare_drop_locked(p);
 	p->huge_spare = desc;
 	p->spare_since = os_now_ns();
-	p->stats.spare = desc->size;
-	p->stats.mapped += desc->size;
-	p->stats.huge -= desc->size;
+	p->stats.spare = size;
+	p->stats.mapped += size;
+	p->stats.huge -= size;
 	p->stats.n_huge--;
 	mutex_unlock(&p->lock);
-	huge_account(-1, -(int64_t)desc->size);
+	huge_account(-1, -(int64_t)size);
 	if (old != NULL) {
 		int err = os_unmap((void *)old->addr, old->size);
 		mutex_lock(&p->lock);
