@@ -156,11 +156,11 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 	return arena_malloc_huge(a, usize, alignment, zeroed);
 }
 
-/* Zero the first size bytes of a fresh allocation that may be dirty. A page
- * run of 64 KiB or more is handed back to the kernel instead of written:
- * its pages then read as zero and fault in only when touched. */
+/* Zero the first size bytes of a fresh allocation that may be dirty. A run
+ * of SZ_ZERO_PURGE_MIN or more is handed back to the kernel instead (zero
+ * pages that fault in when touched); below, writing costs less than that. */
 static void malloc_zero(void *p, size_t size) {
-	if (size >= ((size_t)64 << 10) && ((uintptr_t)p & (PAGE - 1)) == 0 &&
+	if (size >= SZ_ZERO_PURGE_MIN && ((uintptr_t)p & (PAGE - 1)) == 0 &&
 	    os_purge_forced(p, PAGE_CEILING(size)) == 0)
 		return;
 	memset(p, 0, size);

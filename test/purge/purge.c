@@ -336,6 +336,46 @@ static int check_no_refault_storm(void)
 	return CHECK_OK;
 }
 
+/* One round of callocs of 64 KiB to 2 MiB: each must read zero, is
+ * written in full, and all are freed at the end. */
+static int calloc_round(uint64_t *rng, size_t *bytes)
+{
+	unsigned char *b[24];
+	for (int k = 0; k < 24; k++) {
+		size_t n = 64 * KiB + check_rand(rng) % (2 * MiB - 64 * KiB);
+		b[k] = calloc(1, n);
+		CHECK(b[k] != NULL);
+		CHECK(check_all_bytes(b[k], n, 0) < 0, "calloc(1, %zu): not "
+		    "zero", n);
+		memset(b[k], 0x5c, n);
+		*bytes += n;
+	}
+	for (int k = 0; k < 24; k++)
+		free(b[k]);
+	return CHECK_OK;
+}
+
+/* calloc from runs the program freed (dirty pages) zeroes them in place:
+ * after a few rounds, 30 more fault in less than one round's pages (when
+ * calloc hands dirty pages back to the kernel to get zero pages, the
+ * program's writes fault every page of every round back in). */
+static int check_calloc_no_refault(void)
+{
+	uint64_t rng = check_seed() + 5;
+	size_t bytes = 0;
+	for (int i = 0; i < 4; i++)
+		CHECK(calloc_round(&rng, &bytes) == CHECK_OK);
+	bytes = 0;
+	long before = minflt();
+	for (int i = 0; i < 30; i++)
+		CHECK(calloc_round(&rng, &bytes) == CHECK_OK);
+	long faults = minflt() - before, round_pages = (long)(bytes / 30 / 4096);
+	CHECK(faults < round_pages, "%ld page faults in 30 rounds of calloc "
+	    "(one round touches about %ld pages)", faults, round_pages);
+	printf("  # %ld page faults in 30 calloc rounds\n", faults);
+	return CHECK_OK;
+}
+
 /* A freed huge block's mapping may serve the next huge request (kept with
  * its first pages resident): calloc still reads zero there, and the block
  * holds what it is given. */
@@ -372,6 +412,7 @@ int main(int argc, char **argv)
 		CHECK_ENTRY(check_idle_fork_child),
 		CHECK_ENTRY(check_no_refault_storm),
 		CHECK_ENTRY(check_huge_reuse_zeroed),
+		CHECK_ENTRY(check_calloc_no_refault),
 	};
 	return check_main(checks, sizeof(checks) / sizeof(checks[0]), argc,
 	    argv);
