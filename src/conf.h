@@ -51,7 +51,8 @@ typedef enum {
 	    "about a second later. It is also the window of an arena's recent " \
 	    "demand (see Design)") \
 	X(dirty_max, SIZE, 0, NULL, 0, (size_t)16 << 20, "16M", "bytes", \
-	    "dirty bytes an arena may always keep until they age out; beyond " \
+	    "dirty bytes an arena may always keep until they age out (with " \
+	    "more arenas than CPUs, its share: this x CPUs / arenas); beyond " \
 	    "it, it keeps what its recent peak of active bytes leaves room for " \
 	    "(peak - active) for the decay time, and what twice that peak " \
 	    "leaves room for (2 x peak - active) for a tenth of it, and purges " \

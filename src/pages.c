@@ -16,6 +16,7 @@
 
 /* The registry of every pages_t (they are never destroyed). */
 static _Atomic(pages_t *) pages_reg;
+static _Atomic unsigned pages_nreg;
 
 static unsigned pages_bin_floor(size_t size) {
 	unsigned ind = sz_psz2ind(size);
@@ -41,11 +42,16 @@ int pages_init(pages_t *p, base_t *base, void *owner) {
 		p->reg_next = head;
 	} while (!atomic_compare_exchange_weak_explicit(&pages_reg, &head, p,
 	    memory_order_release, memory_order_relaxed));
+	atomic_fetch_add_explicit(&pages_nreg, 1, memory_order_relaxed);
 	return 0;
 }
 
 pages_t *pages_registry(void) {
 	return atomic_load_explicit(&pages_reg, memory_order_acquire);
+}
+
+unsigned pages_registered(void) {
+	return atomic_load_explicit(&pages_nreg, memory_order_relaxed);
 }
 
 extent_t *pages_desc_get_locked(pages_t *p) {

@@ -156,6 +156,8 @@ BM_INLINE void extent_set_clean(extent_t *e) {
 int pages_init(pages_t *p, base_t *base, void *owner);
 /* The first registered pages_t (then p->reg_next), for the purger. */
 pages_t *pages_registry(void);
+/* How many pages_t are in the registry (one per arena). */
+unsigned pages_registered(void);
 /* A descriptor for a run (from the cache or the base), or NULL. */
 extent_t *pages_desc_get(pages_t *p);
 extent_t *pages_desc_get_locked(pages_t *p);

@@ -185,6 +185,16 @@ static void pages_purge_locked(pages_t *p, size_t room, size_t lasting,
 		purge_finish_locked(p, batch);
 }
 
+/* The dirty bytes an arena may keep in any case: dirty_max while there are
+ * no more arenas than CPUs, a share of ncpus times dirty_max beyond (a
+ * program whose 32 threads each churn a few MiB would otherwise keep
+ * dirty_max in each of their arenas: 4.8x its live heap, mimalloc's
+ * test-stress). */
+static size_t purge_dirty_floor(void) {
+	unsigned cpus = MAX(os_ncpus(), 1u), n = pages_registered();
+	return n <= cpus ? opt_dirty_max : opt_dirty_max / n * cpus;
+}
+
 /* What p may keep dirty now, without a collapse: `lasting` (dirty_max, or
  * what its recent peak of active bytes leaves room for: memory it needed
  * within the last decay time or two) for as long as the decay time, and up
@@ -193,8 +203,9 @@ static void pages_purge_locked(pages_t *p, size_t room, size_t lasting,
 static void pages_keep(pages_t *p, uint64_t now, size_t *room,
     size_t *lasting) {
 	size_t active = p->stats.active, peak = pages_recent_peak(p, now);
-	*lasting = MAX(opt_dirty_max, peak - active);
-	*room = MAX(opt_dirty_max, PAGES_ROOM * peak - active);
+	size_t floor = purge_dirty_floor();
+	*lasting = MAX(floor, peak - active);
+	*room = MAX(floor, PAGES_ROOM * peak - active);
 }
 
 /* After a run was freed: purge what p should not keep (pages_keep). When
@@ -206,8 +217,8 @@ static void pages_maybe_purge(pages_t *p) {
 		return;
 	uint64_t now = os_now_ns(), decay = pages_decay_ns();
 	size_t active = p->stats.active, peak = pages_recent_peak(p, now);
-	size_t keep = opt_dirty_max / 8;
-	if (active < peak / 8 && active < opt_dirty_max / 4 &&
+	size_t floor = purge_dirty_floor(), keep = floor / 8;
+	if (active < peak / 8 && active < floor / 4 &&
 	    p->stats.dirty > keep && guess_allowed(&p->collapsed, now)) {
 		guess_made(&p->collapsed, now, peak);
 		pages_purge_locked(p, keep, keep, now);
