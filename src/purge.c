@@ -185,12 +185,7 @@ static void pages_purge_locked(pages_t *p, size_t room, size_t lasting,
 		purge_finish_locked(p, batch);
 }
 
-/* The dirty bytes an arena may keep in any case: dirty_max while there are
- * no more arenas than CPUs, a share of ncpus times dirty_max beyond (a
- * program whose 32 threads each churn a few MiB would otherwise keep
- * dirty_max in each of their arenas: 4.8x its live heap, mimalloc's
- * test-stress). */
-static size_t purge_dirty_floor(void) {
+size_t purge_dirty_floor(void) {
 	unsigned cpus = MAX(os_ncpus(), 1u), n = pages_registered();
 	return n <= cpus ? opt_dirty_max : opt_dirty_max / n * cpus;
 }
@@ -217,8 +212,8 @@ static void pages_maybe_purge(pages_t *p) {
 		return;
 	uint64_t now = os_now_ns(), decay = pages_decay_ns();
 	size_t active = p->stats.active, peak = pages_recent_peak(p, now);
-	size_t floor = purge_dirty_floor(), keep = floor / 8;
-	if (active < peak / 8 && active < floor / 4 &&
+	size_t keep = opt_dirty_max / 8;
+	if (active < peak / 8 && active < opt_dirty_max / 4 &&
 	    p->stats.dirty > keep && guess_allowed(&p->collapsed, now)) {
 		guess_made(&p->collapsed, now, peak);
 		pages_purge_locked(p, keep, keep, now);

