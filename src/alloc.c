@@ -157,8 +157,8 @@ static void *malloc_in(arena_t *a, size_t size, size_t alignment,
 }
 
 /* Zero the first size bytes of a fresh allocation that may be dirty. A run
- * of SZ_ZERO_PURGE_MIN or more is handed back to the kernel instead (zero
- * pages that fault in when touched); below, writing costs less than that. */
+ * of SZ_ZERO_PURGE_MIN or more is handed back to the kernel (its untouched
+ * pages stay out of RSS); below, writing costs less than the faults. */
 static void malloc_zero(void *p, size_t size) {
 	if (size >= SZ_ZERO_PURGE_MIN && ((uintptr_t)p & (PAGE - 1)) == 0 &&
 	    os_purge_forced(p, PAGE_CEILING(size)) == 0)

@@ -16,7 +16,7 @@
 #define SZ_SMALL_MAX     ((size_t)16384)
 #define SZ_LARGE_MAX     ((size_t)1 << 20)  /* last size class */
 #define SZ_HUGE_MIN      ((size_t)32 << 20) /* own mapping from here */
-#define SZ_ZERO_PURGE_MIN ((size_t)4 << 20) /* calloc purges, not memsets */
+#define SZ_ZERO_PURGE_MIN ((size_t)256 << 10) /* calloc purges, not memsets */
 #define SZ_NSMALL        44
 #define SZ_NCLASSES      68                 /* small + large */
 #define SZ_LOOKUP_MAX    ((size_t)4096)     /* sizes answered by table */

@@ -336,13 +336,13 @@ static int check_no_refault_storm(void)
 	return CHECK_OK;
 }
 
-/* One round of callocs of 64 KiB to 2 MiB: each must read zero, is
+/* One round of callocs of 64 KiB to 256 KiB: each must read zero, is
  * written in full, and all are freed at the end. */
 static int calloc_round(uint64_t *rng, size_t *bytes)
 {
 	unsigned char *b[24];
 	for (int k = 0; k < 24; k++) {
-		size_t n = 64 * KiB + check_rand(rng) % (2 * MiB - 64 * KiB);
+		size_t n = 64 * KiB + check_rand(rng) % (192 * KiB);
 		b[k] = calloc(1, n);
 		CHECK(b[k] != NULL);
 		CHECK(check_all_bytes(b[k], n, 0) < 0, "calloc(1, %zu): not "
@@ -355,7 +355,9 @@ static int calloc_round(uint64_t *rng, size_t *bytes)
 	return CHECK_OK;
 }
 
-/* calloc from runs the program freed (dirty pages) zeroes them in place:
+/* calloc from runs the program freed (dirty pages) zeroes them in place
+ * below 256 KiB (above, it gives them back: a big zeroed buffer is often
+ * touched sparsely, and the pages it does not touch stay out of RSS):
  * after a few rounds, 30 more fault in less than one round's pages (when
  * calloc hands dirty pages back to the kernel to get zero pages, the
  * program's writes fault every page of every round back in). */
