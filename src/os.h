@@ -133,7 +133,7 @@ void os_stdio_lock(void);
 void os_stdio_unlock(void);
 void os_stdio_reset(void);
 
-/* Reading files and the process's own mappings, for the heap profiler.
+/* Reading files, for the heap profiler (maps reads /proc/self/maps so).
  * Raw system calls: no allocation, no libc lock, no cancellation point,
  * errno kept. */
 /* Open path for reading into *fd. 0, or the errno. */
@@ -145,15 +145,6 @@ size_t os_read(int fd, void *buf, size_t cap);
  * counted in os_stats_get: os_file_unmap gives it back. */
 void *os_file_map(const char *path, size_t *size);
 void os_file_unmap(void *addr, size_t size);
-/* One line of /proc/self/maps. */
-typedef struct {
-	uintptr_t start, end;   /* [start, end) */
-	uint64_t offset;        /* file offset of start */
-	bool readable, executable;
-	char path[256];         /* "" for anonymous mappings */
-} os_mapping_t;
-/* The mapping that contains addr. 0, or ENOENT (none) / the open errno. */
-int os_mapping_find(uintptr_t addr, os_mapping_t *out);
 /* Symbol sym of the shared library lib (soname), loading the library when
  * it is not loaded yet (RTLD_LOCAL); NULL when either cannot be found.
  * Allocates and takes the loader's lock: never call it from malloc. */
