@@ -59,7 +59,7 @@ void harden_guard(const extent_t *e) {
 }
 
 void harden_unguard(const extent_t *e) {
-	os_commit((void *)(e->addr + e->size - PAGE), PAGE);
+	os_unguard((void *)(e->addr + e->size - PAGE), PAGE);
 }
 
 #ifdef BM_HARDENED

@@ -104,8 +104,9 @@ BM_INLINE void *harden_delay(harden_t *h, slab_t *s, void *p,
 #endif
 }
 
-/* Make the last page of run e a guard (when the kernel refuses, having too
- * many mappings, it stays an unused accessible page) / lift it. */
+/* Make the last page of run e a guard (os_guard: a page-table marker where
+ * the kernel has them, else mprotect; when the kernel refuses that, having
+ * too many mappings, it stays an unused accessible page) / lift it. */
 void harden_guard(const extent_t *e);
 void harden_unguard(const extent_t *e);
 /* A kept run of size bytes (guard included) aligned to alignment, back in

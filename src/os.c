@@ -225,9 +225,56 @@ int os_decommit(void *addr, size_t size) {
 	return p == addr ? 0 : os_error(saved);
 }
 
+/* Guard pages as page-table markers (Linux 6.13): no VMA of their own. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+
+/* How guards are made: unknown before the first; by madvise once the
+ * kernel made one so; by mprotect when it answered the first with EINVAL
+ * (it has no MADV_GUARD_INSTALL). A later refusal (a locked mapping) falls
+ * back to mprotect for that guard alone, and os_guard_protected tells
+ * os_unguard to lift such guards too. */
+enum { OS_GUARD_UNKNOWN, OS_GUARD_ADVISE, OS_GUARD_PROTECT };
+static _Atomic int os_guard_how;
+static _Atomic bool os_guard_protected;
+
 int os_guard(void *addr, size_t size) {
 	int saved = errno;
+	int how = atomic_load_explicit(&os_guard_how, memory_order_relaxed);
+	if (how != OS_GUARD_PROTECT) {
+		COUNT(n_madvise, 1);
+		if (madvise(addr, size, MADV_GUARD_INSTALL) == 0) {
+			if (how == OS_GUARD_UNKNOWN)
+				atomic_store_explicit(&os_guard_how,
+				    OS_GUARD_ADVISE, memory_order_relaxed);
+			errno = saved;
+			return 0;
+		}
+		if (how == OS_GUARD_UNKNOWN && errno == EINVAL)
+			atomic_store_explicit(&os_guard_how, OS_GUARD_PROTECT,
+			    memory_order_relaxed);
+	}
+	if (!atomic_load_explicit(&os_guard_protected, memory_order_relaxed))
+		atomic_store_explicit(&os_guard_protected, true,
+		    memory_order_relaxed);
 	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : os_error(saved);
+}
+
+int os_unguard(void *addr, size_t size) {
+	int saved = errno, err = 0;
+	if (atomic_load_explicit(&os_guard_how, memory_order_relaxed) ==
+	    OS_GUARD_ADVISE) {
+		COUNT(n_madvise, 1);
+		if (madvise(addr, size, MADV_GUARD_REMOVE) != 0)
+			err = errno;
+	}
+	if (atomic_load_explicit(&os_guard_protected, memory_order_relaxed))
+		err = mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0
+		    : errno;
+	errno = saved;
+	return err;
 }
 
 void *os_reserve(size_t size) {

@@ -46,9 +46,15 @@ void *os_remap(void *addr, size_t old_size, size_t new_size);
 /* Make pages accessible again / inaccessible (PROT_NONE), keeping the range. */
 int os_commit(void *addr, size_t size);
 int os_decommit(void *addr, size_t size);
-/* Make whole pages inaccessible (PROT_NONE) keeping their mapping and its
- * contents: a guard; os_commit lifts it. errno is left as it was. */
+/* Make whole pages a guard: any access faults. With MADV_GUARD_INSTALL
+ * (Linux 6.13) a page-table marker that adds no mapping (VMA) and drops
+ * the pages' contents (they read as zero once lifted; MADV_DONTNEED keeps
+ * the marker); else, or where the kernel refuses it, mprotect(PROT_NONE)
+ * (contents kept, the mapping split in up to 3). errno is left as it was. */
 int os_guard(void *addr, size_t size);
+/* Lift the guards made by os_guard on whole pages (none there: nothing
+ * changes); 0, or an errno value. errno is left as it was. */
+int os_unguard(void *addr, size_t size);
 /* size bytes of read-only zero pages (not the process's data until
  * os_commit makes parts of them writable); NULL without memory. */
 void *os_map_readonly(size_t size);
