@@ -6,6 +6,8 @@
 #include "os.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* os: boot facts */
 static int test_boot(void) {
@@ -102,11 +104,14 @@ static int maps_lines(void) {
 	return n;
 }
 
-/* Whether touching p (a read, then a write) kills a forked child. */
+/* Whether touching p (a read, then a write) kills a forked child (with
+ * the default action: ASan's handler would make it an exit). */
 static bool touch_faults(volatile unsigned char *p) {
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
 		p[0] = (unsigned char)(p[0] + 1);
 		_exit(0);
 	}
@@ -165,7 +170,8 @@ static int test_guard_locked(void) {
 	unsigned char *q = os_map(3 * PAGE);
 	CHECK(q != NULL);
 	CHECK(os_guard(q + PAGE, PAGE) == 0);  /* the first: markers if any */
-	if (mlock(p, 3 * PAGE) != 0)
+	/* the system call itself: ASan's mlock does nothing */
+	if (syscall(SYS_mlock, p, 3 * PAGE) != 0)
 		NOT_APPLICABLE("mlock refused (RLIMIT_MEMLOCK)");
 	p[PAGE] = 5;
 	CHECK(os_guard(p + PAGE, PAGE) == 0);
@@ -174,10 +180,10 @@ static int test_guard_locked(void) {
 	CHECK(os_unguard(p + PAGE, PAGE) == 0);
 	CHECK(os_unguard(q + PAGE, PAGE) == 0);
 	CHECK(!touch_faults(p + PAGE) && !touch_faults(q + PAGE));
-	CHECK(p[PAGE] == 5, "mprotect keeps the contents");
+	CHECK(p[PAGE] == 5, "mprotect keeps the contents: %d", p[PAGE]);
 	p[PAGE] = 6;
 	q[PAGE] = 6;
-	munlock(p, 3 * PAGE);
+	syscall(SYS_munlock, p, 3 * PAGE);
 	CHECK(os_unmap(p, 3 * PAGE) == 0 && os_unmap(q, 3 * PAGE) == 0);
 	return CHECK_OK;
 }
