@@ -75,7 +75,8 @@ static arena_t *arena_create(unsigned ind) {
 	}
 	a->ind = ind;
 	a->base = b;
-	if (harden_init(&a->harden, secret_mix(ind, (uintptr_t)a)) != 0) {
+	if (harden_init(&a->harden, &a->pages, secret_mix(ind, (uintptr_t)a))
+	    != 0) {
 		base_delete(b);
 		return NULL;
 	}

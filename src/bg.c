@@ -52,16 +52,17 @@ static size_t bg_footprint(const pages_stats_t *st) {
 	return st->active + st->dirty;
 }
 
-/* Whether an arena holds dirty pages (or a spare huge mapping); *big: or
- * the arenas hold BG_START bytes of page runs between them. Reads each
- * arena under its lock. */
+/* Whether an arena holds dirty pages (or a spare huge mapping, or dirty
+ * runs a layer above holds); *big: or the arenas hold BG_START bytes of
+ * page runs between them. Reads each arena under its lock. */
 static bool bg_any_dirty(bool *big) {
 	bool dirty = false;
 	size_t held = 0;
 	for (pages_t *p = pages_registry(); p != NULL; p = p->reg_next) {
 		pages_stats_t st;
 		pages_stats_get(p, &st);
-		dirty |= st.dirty != 0 || st.spare != 0;
+		dirty |= st.dirty != 0 || st.spare != 0 ||
+		    __atomic_load_n(&p->held_dirty, __ATOMIC_RELAXED) != 0;
 		held += bg_footprint(&st);
 	}
 	*big = held >= BG_START;

@@ -5,9 +5,12 @@
  * (freed large runs whose guard page stays set, out of the rtree, for the
  * next block of their size: a list per size, the most recently kept
  * first, and one list of all by age, whose oldest go back to the pages
- * beyond HARDEN_KEPT_BYTES) and the guard pages themselves.
+ * beyond HARDEN_KEPT_BYTES; once kept for dirty_decay_ms a run's pages go
+ * back to the kernel like any dirty run's, the run and its guard still
+ * kept) and the guard pages themselves.
  * Locks: the delayed frees are the owner's only; the kept runs have their
- * own lock (rank LEAF), since any thread frees large runs. Default builds:
+ * own lock (rank LEAF), since any thread frees large runs; the kernel
+ * purges kept runs taken off the lists, without it. Default builds:
  * harden_t is one byte and callers test config_hardened before calling.
  */
 #ifndef BM_HARDEN_H
@@ -48,15 +51,23 @@ typedef struct {
 	extent_t *kept[HARDEN_KEPT_BINS]; /* newest first (next, prev) */
 	extent_t *kept_old, *kept_new;  /* by age, oldest first (dnext,
 	                                 * dprev) */
+	extent_t *kept_fresh;           /* the oldest not purged since kept:
+	                                 * those before it by age are purged,
+	                                 * it and those after are dirty (their
+	                                 * dirty_since: when kept) */
 	size_t kept_bytes;              /* their sizes */
+	size_t kept_dirty;              /* the dirty ones' bytes, guards out
+	                                 * (published in pages->held_dirty) */
+	pages_t *pages;                 /* the arena's pages */
 #else
 	char none;
 #endif
 } harden_t;
 
-/* Set up h (seed: a secret-derived number for its generator). 0, or an
- * errno value. */
-int harden_init(harden_t *h, uint64_t seed);
+/* Set up h for the arena of pages p (seed: a secret-derived number for its
+ * generator), and make p's purger purge h's aged kept runs
+ * (p->held_purge). 0, or an errno value. */
+int harden_init(harden_t *h, pages_t *p, uint64_t seed);
 /* Take the oldest delayed block out (its slab in *s_out), checked as
  * harden_delay checks the one it lets go; NULL when none is left (taking
  * them all out passes each slot once). Owner only. */
@@ -104,8 +115,9 @@ BM_INLINE void *harden_delay(harden_t *h, slab_t *s, void *p,
 #endif
 }
 
-/* Make the last page of run e a guard (when the kernel refuses, having too
- * many mappings, it stays an unused accessible page) / lift it. */
+/* Make the last page of run e a guard (os_guard: a page-table marker where
+ * the kernel has them, else mprotect; when the kernel refuses that, having
+ * too many mappings, it stays an unused accessible page) / lift it. */
 void harden_guard(const extent_t *e);
 void harden_unguard(const extent_t *e);
 /* A kept run of size bytes (guard included) aligned to alignment, back in
@@ -113,7 +125,8 @@ void harden_unguard(const extent_t *e);
 extent_t *harden_kept_take(harden_t *h, size_t size, size_t alignment);
 /* Keep e, a freed guarded run of p, for reuse (out of the rtree, so that
  * freeing it again is an invalid pointer); the oldest runs kept before may
- * go back to p to make room. False when e is too large to keep. */
+ * go back to p to make room, and those kept for the decay time are purged.
+ * False when e is too large to keep. */
 bool harden_kept_put(harden_t *h, pages_t *p, extent_t *e);
 /* Give every kept run back to p. */
 void harden_kept_flush(harden_t *h, pages_t *p);

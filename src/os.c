@@ -225,9 +225,56 @@ int os_decommit(void *addr, size_t size) {
 	return p == addr ? 0 : os_error(saved);
 }
 
+/* Guard pages as page-table markers (Linux 6.13): no VMA of their own. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+
+/* How guards are made: unknown before the first; by madvise once the
+ * kernel made one so; by mprotect when it answered the first with EINVAL
+ * (it has no MADV_GUARD_INSTALL). A later refusal (a locked mapping) falls
+ * back to mprotect for that guard alone, and os_guard_protected tells
+ * os_unguard to lift such guards too. */
+enum { OS_GUARD_UNKNOWN, OS_GUARD_ADVISE, OS_GUARD_PROTECT };
+static _Atomic int os_guard_how;
+static _Atomic bool os_guard_protected;
+
 int os_guard(void *addr, size_t size) {
 	int saved = errno;
+	int how = atomic_load_explicit(&os_guard_how, memory_order_relaxed);
+	if (how != OS_GUARD_PROTECT) {
+		COUNT(n_madvise, 1);
+		if (madvise(addr, size, MADV_GUARD_INSTALL) == 0) {
+			if (how == OS_GUARD_UNKNOWN)
+				atomic_store_explicit(&os_guard_how,
+				    OS_GUARD_ADVISE, memory_order_relaxed);
+			errno = saved;
+			return 0;
+		}
+		if (how == OS_GUARD_UNKNOWN && errno == EINVAL)
+			atomic_store_explicit(&os_guard_how, OS_GUARD_PROTECT,
+			    memory_order_relaxed);
+	}
+	if (!atomic_load_explicit(&os_guard_protected, memory_order_relaxed))
+		atomic_store_explicit(&os_guard_protected, true,
+		    memory_order_relaxed);
 	return mprotect(addr, size, PROT_NONE) == 0 ? 0 : os_error(saved);
+}
+
+int os_unguard(void *addr, size_t size) {
+	int saved = errno, err = 0;
+	if (atomic_load_explicit(&os_guard_how, memory_order_relaxed) ==
+	    OS_GUARD_ADVISE) {
+		COUNT(n_madvise, 1);
+		if (madvise(addr, size, MADV_GUARD_REMOVE) != 0)
+			err = errno;
+	}
+	if (atomic_load_explicit(&os_guard_protected, memory_order_relaxed))
+		err = mprotect(addr, size, PROT_READ | PROT_WRITE) == 0 ? 0
+		    : errno;
+	errno = saved;
+	return err;
 }
 
 void *os_reserve(size_t size) {
@@ -460,9 +507,9 @@ void os_stdio_reset(void) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* Reading files and the process's mappings (heap profiler): raw system
- * calls, so that the profiler can read /proc/self/maps from inside malloc:
- * no allocation, no cancellation point, errno left alone. */
+/* Reading files (heap profiler): raw system calls, so that the profiler
+ * (and maps, for /proc/self/maps) can read files from inside malloc: no
+ * allocation, no cancellation point, errno left alone. */
 
 int os_open_read(const char *path, int *fd) {
 	int saved = errno;
@@ -507,75 +554,6 @@ void os_file_unmap(void *addr, size_t size) {
 	int saved = errno;
 	munmap(addr, size);
 	errno = saved;
-}
-
-static uint64_t os_parse_hex(const char **s) {
-	uint64_t v = 0;
-	for (;; (*s)++) {
-		char c = **s;
-		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-		    : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
-		if (d == 16)
-			return v;
-		v = v * 16 + d;
-	}
-}
-
-/* Parse one maps line ("start-end perms offset dev inode path"); true when
- * it holds addr. */
-static bool os_mapping_parse(const char *l, uintptr_t addr, os_mapping_t *m) {
-	m->start = os_parse_hex(&l);
-	l++;
-	m->end = os_parse_hex(&l);
-	if (addr < m->start || addr >= m->end)
-		return false;
-	l++;
-	m->readable = l[0] == 'r';
-	m->executable = l[2] == 'x';
-	l += 5;
-	m->offset = os_parse_hex(&l);
-	for (int field = 0; field < 2; field++) {   /* dev, inode */
-		while (*l == ' ')
-			l++;
-		while (*l != ' ' && *l != '\0')
-			l++;
-	}
-	while (*l == ' ')
-		l++;
-	size_t n = strlen(l);
-	n = MIN(n, sizeof(m->path) - 1);
-	memcpy(m->path, l, n);
-	m->path[n] = '\0';
-	return true;
-}
-
-int os_mapping_find(uintptr_t addr, os_mapping_t *out) {
-	int fd, err = os_open_read("/proc/self/maps", &fd);
-	if (err != 0)
-		return err;
-	char buf[4096];
-	size_t have = 0, n;
-	err = ENOENT;
-	while (err == ENOENT &&
-	    (n = os_read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
-		have += n;
-		buf[have] = '\0';
-		char *line = buf, *nl;
-		while ((nl = strchr(line, '\n')) != NULL) {
-			*nl = '\0';
-			if (os_mapping_parse(line, addr, out)) {
-				err = 0;
-				break;
-			}
-			line = nl + 1;
-		}
-		have = (size_t)(buf + have - line);
-		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1)
-			have = 0;   /* a line longer than the buffer: drop it */
-	}
-	os_close(fd);
-	return err;
 }
 
 void *os_library_symbol(const char *lib, const char *sym) {

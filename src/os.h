@@ -46,9 +46,15 @@ void *os_remap(void *addr, size_t old_size, size_t new_size);
 /* Make pages accessible again / inaccessible (PROT_NONE), keeping the range. */
 int os_commit(void *addr, size_t size);
 int os_decommit(void *addr, size_t size);
-/* Make whole pages inaccessible (PROT_NONE) keeping their mapping and its
- * contents: a guard; os_commit lifts it. errno is left as it was. */
+/* Make whole pages a guard: any access faults. With MADV_GUARD_INSTALL
+ * (Linux 6.13) a page-table marker that adds no mapping (VMA) and drops
+ * the pages' contents (they read as zero once lifted; MADV_DONTNEED keeps
+ * the marker); else, or where the kernel refuses it, mprotect(PROT_NONE)
+ * (contents kept, the mapping split in up to 3). errno is left as it was. */
 int os_guard(void *addr, size_t size);
+/* Lift the guards made by os_guard on whole pages (none there: nothing
+ * changes); 0, or an errno value. errno is left as it was. */
+int os_unguard(void *addr, size_t size);
 /* size bytes of read-only zero pages (not the process's data until
  * os_commit makes parts of them writable); NULL without memory. */
 void *os_map_readonly(size_t size);
@@ -133,7 +139,7 @@ void os_stdio_lock(void);
 void os_stdio_unlock(void);
 void os_stdio_reset(void);
 
-/* Reading files and the process's own mappings, for the heap profiler.
+/* Reading files, for the heap profiler (maps reads /proc/self/maps so).
  * Raw system calls: no allocation, no libc lock, no cancellation point,
  * errno kept. */
 /* Open path for reading into *fd. 0, or the errno. */
@@ -145,15 +151,6 @@ size_t os_read(int fd, void *buf, size_t cap);
  * counted in os_stats_get: os_file_unmap gives it back. */
 void *os_file_map(const char *path, size_t *size);
 void os_file_unmap(void *addr, size_t size);
-/* One line of /proc/self/maps. */
-typedef struct {
-	uintptr_t start, end;   /* [start, end) */
-	uint64_t offset;        /* file offset of start */
-	bool readable, executable;
-	char path[256];         /* "" for anonymous mappings */
-} os_mapping_t;
-/* The mapping that contains addr. 0, or ENOENT (none) / the open errno. */
-int os_mapping_find(uintptr_t addr, os_mapping_t *out);
 /* Symbol sym of the shared library lib (soname), loading the library when
  * it is not loaded yet (RTLD_LOCAL); NULL when either cannot be found.
  * Allocates and takes the loader's lock: never call it from malloc. */

@@ -133,6 +133,14 @@ typedef struct pages_s {
 	pages_guess_t left;               /* the arena's thread exited */
 	struct pages_s *reg_next;         /* registry of every pages_t */
 	pages_stats_t stats;
+	/* Runs a layer above holds out of the bins (hardened builds' kept
+	 * guarded runs): their dirty bytes (relaxed atomic), which keep the
+	 * purger awake, and the call (set once, for held) that purges those
+	 * dirty for the decay time by now, without p's lock, and returns when
+	 * the next comes due (UINT64_MAX: none). */
+	size_t held_dirty;
+	void *held;
+	uint64_t (*held_purge)(struct pages_s *p, uint64_t now);
 } pages_t;
 
 /* Store v into *stat, p->stats.active or p->stats.dirty (lock held): the

@@ -29,8 +29,6 @@ static __thread char pages_purge_self;
 /* Dirty bytes past what an arena keeps for the decay time may stay this
  * fraction (1/n) of it. */
 #define PAGES_YOUNG_DIV 10
-/* The background purger retries a busy arena this much later (ns). */
-#define PAGES_BUSY_NS ((uint64_t)10 * 1000 * 1000)
 
 static uint64_t pages_decay_ns(void) {
 	return opt_dirty_decay_ms < 0 ? UINT64_MAX
@@ -271,7 +269,9 @@ uint64_t purge_aged(pages_t *p, uint64_t now) {
 	pages_purge_locked(p, room, lasting, now);
 	uint64_t next = pages_next_due(p, now);
 	mutex_unlock(&p->lock);
-	return next;
+	uint64_t (*held)(pages_t *, uint64_t) = __atomic_load_n(&p->held_purge,
+	    __ATOMIC_ACQUIRE);
+	return held != NULL ? MIN(next, held(p, now)) : next;
 }
 
 void purge_postfork_child(pages_t *p) {

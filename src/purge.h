@@ -23,6 +23,10 @@
  * otherwise keep dirty_max in each arena: 4.8x its live heap in mimalloc's
  * test-stress). The collapse guess keeps using dirty_max itself. */
 size_t purge_dirty_floor(void);
+
+/* The background purger retries a busy arena this much later (ns). */
+#define PAGES_BUSY_NS ((uint64_t)10 * 1000 * 1000)
+
 /* The active bytes of p grew: its demand peak, and the guesses on watch. */
 void purge_note_active_locked(pages_t *p);
 /* List [addr, addr+size) as a freed run (pages_list_freed_locked), then
@@ -37,8 +41,9 @@ void purge_pages(pages_t *p, bool force);
  * needed again at once). */
 void purge_left(pages_t *p);
 /* For the background purger: purge the runs of p dirty for the decay time
- * by now, without waiting for p's lock (busy: retried soon). Returns when
- * the next run comes due (UINT64_MAX: none is dirty). */
+ * by now, without waiting for p's lock (busy: retried soon), and those a
+ * layer above holds (p->held_purge). Returns when the next run comes due
+ * (UINT64_MAX: none is dirty). */
 uint64_t purge_aged(pages_t *p, uint64_t now);
 /* In the fork child: list again as dirty the runs another thread was
  * purging when the parent forked. */

@@ -5,6 +5,7 @@
  * after an acquire load sees them.
  */
 #include "stackwalk.h"
+#include "maps.h"
 #include "os.h"
 
 #include <errno.h>
@@ -18,8 +19,8 @@ static stackwalk_get_ip_fn_t stackwalk_get_ip;
 static _Atomic(stackwalk_trace_fn_t) stackwalk_trace;
 
 int stackwalk_boot(void) {
-	os_mapping_t m;
-	int err = os_mapping_find((uintptr_t)&stackwalk_boot, &m);
+	maps_entry_t m;
+	int err = maps_find((uintptr_t)&stackwalk_boot, &m);
 	if (err != 0)
 		return err;
 	stackwalk_self_lo = m.start;
@@ -74,8 +75,8 @@ static _Unwind_Reason_Code stackwalk_step(struct _Unwind_Context *ctx,
  * chain must climb inside the mapping that holds the stack. */
 BM_NOINLINE static size_t stackwalk_fp(stackwalk_walk_t *w) {
 	uintptr_t *fp = __builtin_frame_address(0);
-	os_mapping_t m;
-	if (os_mapping_find((uintptr_t)fp, &m) != 0 || !m.readable)
+	maps_entry_t m;
+	if (maps_find((uintptr_t)fp, &m) != 0 || !m.readable)
 		return 0;
 	while (((uintptr_t)fp & 7) == 0 && (uintptr_t)fp >= m.start &&
 	    (uintptr_t)fp + 2 * sizeof(uintptr_t) <= m.end) {

@@ -3,6 +3,7 @@
  * Every offset read from the file is checked against its size first.
  */
 #include "symbol.h"
+#include "maps.h"
 #include "os.h"
 
 #include <elf.h>
@@ -86,10 +87,10 @@ static void symbol_function(const symbol_file_t *f, uint64_t vaddr,
 }
 
 int symbol_lookup(uintptr_t addr, symbol_t *out) {
-	os_mapping_t m;
+	maps_entry_t m;
 	memset(out, 0, sizeof(*out));
 	out->vaddr = addr;
-	if (os_mapping_find(addr, &m) != 0)
+	if (maps_find(addr, &m) != 0)
 		return ENOENT;
 	if (m.path[0] != '/')
 		return 0;

@@ -1,9 +1,13 @@
 /*
  * test_os: aligned mappings, zeroed memory, purge_forced reading back zero,
- * commit/decommit, and the kernel-call counters.
+ * commit/decommit, guard pages, and the kernel-call counters.
  */
 #include "check.h"
 #include "os.h"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* os: boot facts */
 static int test_boot(void) {
@@ -88,12 +92,110 @@ static int test_remap(void) {
 	return CHECK_OK;
 }
 
+/* The process's mappings: lines of /proc/self/maps (-1 when unreadable). */
+static int maps_lines(void) {
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (f == NULL)
+		return -1;
+	int n = 0, c;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Whether touching p (a read, then a write) kills a forked child (with
+ * the default action: ASan's handler would make it an exit). */
+static bool touch_faults(volatile unsigned char *p) {
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		p[0] = (unsigned char)(p[0] + 1);
+		_exit(0);
+	}
+	int st;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
+	    (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS);
+}
+
+/* Whether the kernel makes guard markers (MADV_GUARD_INSTALL, 102). */
+static bool kernel_has_guard_markers(void) {
+	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool has = p != MAP_FAILED && madvise(p, PAGE, 102) == 0;
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+	return has;
+}
+
+/* os: a guard page faults, here and in a fork child; with the kernel's
+ * guard markers it adds no mapping and survives purge_forced; unguard
+ * makes it a zero (or kept) read-write page again */
+static int test_guard(void) {
+	unsigned char *p = os_map(3 * PAGE);
+	CHECK(p != NULL);
+	memset(p, 0xab, 3 * PAGE);
+	bool markers = kernel_has_guard_markers();
+	maps_lines();   /* stdio's own buffer is mapped now */
+	int before = maps_lines();
+	CHECK(os_guard(p + PAGE, PAGE) == 0);
+	int guarded = maps_lines();
+	CHECK(!markers || guarded == before,
+	    "%d mappings before the guard, %d after", before, guarded);
+	CHECK(touch_faults(p + PAGE));
+	CHECK(!touch_faults(p) && !touch_faults(p + 2 * PAGE));
+	CHECK(os_purge_forced(p, 3 * PAGE) == 0);
+	CHECK(touch_faults(p + PAGE), "purge_forced lifted the guard");
+	CHECK(os_unguard(p + PAGE, PAGE) == 0);
+	CHECK(!touch_faults(p + PAGE));
+	CHECK(p[PAGE] == 0);
+	p[PAGE] = 1;
+	CHECK(maps_lines() == before, "%d mappings after unguard, %d before",
+	    maps_lines(), before);
+	CHECK(os_unguard(p, 3 * PAGE) == 0);   /* no guard there */
+	CHECK(p[PAGE] == 1 && p[0] == 0);
+	CHECK(os_unmap(p, 3 * PAGE) == 0);
+	if (!markers)
+		printf("  # the kernel has no MADV_GUARD_INSTALL: mprotect\n");
+	return CHECK_OK;
+}
+
+/* os: where the kernel refuses a guard marker (a locked mapping), the
+ * guard is made with mprotect, and unguard lifts it */
+static int test_guard_locked(void) {
+	unsigned char *p = os_map(3 * PAGE);
+	CHECK(p != NULL);
+	unsigned char *q = os_map(3 * PAGE);
+	CHECK(q != NULL);
+	CHECK(os_guard(q + PAGE, PAGE) == 0);  /* the first: markers if any */
+	/* the system call itself: ASan's mlock does nothing */
+	if (syscall(SYS_mlock, p, 3 * PAGE) != 0)
+		NOT_APPLICABLE("mlock refused (RLIMIT_MEMLOCK)");
+	p[PAGE] = 5;
+	CHECK(os_guard(p + PAGE, PAGE) == 0);
+	CHECK(touch_faults(p + PAGE));
+	CHECK(touch_faults(q + PAGE));
+	CHECK(os_unguard(p + PAGE, PAGE) == 0);
+	CHECK(os_unguard(q + PAGE, PAGE) == 0);
+	CHECK(!touch_faults(p + PAGE) && !touch_faults(q + PAGE));
+	CHECK(p[PAGE] == 5, "mprotect keeps the contents: %d", p[PAGE]);
+	p[PAGE] = 6;
+	q[PAGE] = 6;
+	syscall(SYS_munlock, p, 3 * PAGE);
+	CHECK(os_unmap(p, 3 * PAGE) == 0 && os_unmap(q, 3 * PAGE) == 0);
+	return CHECK_OK;
+}
+
 static const struct check_s checks[] = {
 	CHECK_ENTRY(test_boot),
 	CHECK_ENTRY(test_map_aligned),
 	CHECK_ENTRY(test_purge),
 	CHECK_ENTRY(test_counters),
 	CHECK_ENTRY(test_remap),
+	CHECK_ENTRY(test_guard),
+	CHECK_ENTRY(test_guard_locked),
 };
 
 int main(int argc, char **argv) {

@@ -7,6 +7,7 @@
  * out and the first recorded frame is libc's caller of main.
  */
 #include "check.h"
+#include "maps.h"
 #include "os.h"
 #include "symbol.h"
 #include "stackwalk.h"
@@ -17,21 +18,21 @@
 static char self_path[256];
 
 static bool in_module(uintptr_t addr, const char *part) {
-	os_mapping_t m;
-	return os_mapping_find(addr, &m) == 0 && m.executable &&
+	maps_entry_t m;
+	return maps_find(addr, &m) == 0 && m.executable &&
 	    strstr(m.path, part) != NULL;
 }
 
-/* os: raw file calls and the mapping of an address */
+/* os: raw file calls; maps: the mapping of an address */
 static int test_files(void) {
-	os_mapping_t m;
-	CHECK(os_mapping_find((uintptr_t)&test_files, &m) == 0);
+	maps_entry_t m;
+	CHECK(maps_find((uintptr_t)&test_files, &m) == 0);
 	CHECK(m.executable && m.readable && strcmp(m.path, self_path) == 0,
 	    "%s vs %s", m.path, self_path);
 	int local = 0;
-	CHECK(os_mapping_find((uintptr_t)&local, &m) == 0 && m.readable &&
+	CHECK(maps_find((uintptr_t)&local, &m) == 0 && m.readable &&
 	    !m.executable);
-	CHECK(os_mapping_find(4096, &m) == ENOENT);
+	CHECK(maps_find(4096, &m) == ENOENT);
 	int fd;
 	CHECK(os_open_read("/nonexistent/x", &fd) == ENOENT);
 	char path[] = "/tmp/bm-test-unwind-XXXXXX";
