@@ -187,6 +187,23 @@ static int mode_usable_interior(void)
 	return heap_still_works(64);
 }
 
+/* glibc's tst-tcfree4: a string one byte too long for its 24-byte block
+ * puts its NUL past the end (where glibc keeps the next chunk's size), and
+ * a 0x118-byte block freed before is freed again. The second free must
+ * still be reported as a double free. */
+static int mode_double_free_overrun(void)
+{
+	char *s = malloc(24);
+	unsigned char *p = malloc(0x118);
+	free(p);
+	memset(launder(s), 'B', 24);
+	((char *)launder(s))[24] = '\0';
+	say_addr(p);
+	free(launder(p));
+	free(s);
+	return heap_still_works(0x118);
+}
+
 /* glibc's tst-safe-linking (its malloc_consolidate case): the program
  * writes over the first bytes of freed 32-byte blocks, then asks for a
  * large block and never allocates 32 bytes again. The large request must
@@ -243,6 +260,8 @@ int main(int argc, char **argv)
 		ok = mode_usable_global();
 	else if (strcmp(m, "usable_interior") == 0)
 		ok = mode_usable_interior();
+	else if (strcmp(m, "double_free_overrun") == 0)
+		ok = mode_double_free_overrun();
 	else if (strcmp(m, "list_corrupt") == 0)
 		ok = mode_list_corrupt();
 	else {
