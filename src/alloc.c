@@ -223,22 +223,49 @@ BM_NOINLINE static void *malloc_prof_due(size_t size, size_t alignment,
 	return malloc_sampled(a, size, alignment, zero);
 }
 
+/* A small block of a thread with an arena from its bin's refill (the
+ * slab pop failed); NULL when the caller must take malloc_plain. */
+static void *malloc_refill(size_t size, bool zero) {
+	arena_t *a = tsd_tls.arena;
+	void *p = a != NULL ? arena_malloc_small_slow(a, sz_size2index(size))
+	    : NULL;
+	if (LIKELY(p != NULL)) {
+		int64_t left = prof_park();   /* as in malloc_plain */
+		bg_maybe_start(&a->pages);
+		prof_unpark(left);
+		if (zero)
+			memset(p, 0, size);
+	}
+	return p;
+}
+
 /* prof: malloc and calloc while the profiler samples (malloc_fast_max is 0
- * then): one charge of the countdown, then malloc_fast's slab pop. A small
- * block is not zeroed (bm_calloc does it); a larger one is when zero. Tail
- * calls only, so that it needs no stack frame. */
-BM_NOINLINE static void *malloc_prof_fast(size_t size, bool zero) {
+ * then): one charge of the countdown, then malloc_fast's slab pop, or the
+ * refill malloc_slow takes. A small block is not zeroed (bm_calloc does
+ * it); a larger one is when zero. */
+BM_INLINE void *malloc_prof_fast(size_t size, bool zero) {
 	if (UNLIKELY(prof_sample_charge(size)))
 		return malloc_prof_due(size, QUANTUM, zero && size > SZ_LOOKUP_MAX);
 	if (LIKELY(size <= SZ_LOOKUP_MAX)) {
 		void *p = tsd_cur_pop(size);
-		if (LIKELY(p != NULL))
+		if (LIKELY(p != NULL) || (!config_hardened &&
+		    (p = malloc_refill(size, false)) != NULL))
 			return p;
 		return malloc_plain(size, QUANTUM, false);
 	}
 	if (UNLIKELY(size > PTRDIFF_MAX))
 		return malloc_prof_due(size, QUANTUM, false);  /* uncharges */
 	return malloc_plain(size, QUANTUM, zero);
+}
+
+/* The two instances, tail calls only (no stack frame), so that bm_malloc
+ * jumps straight to its own. */
+BM_NOINLINE static void *malloc_prof_small(size_t size) {
+	return malloc_prof_fast(size, false);
+}
+
+BM_NOINLINE static void *calloc_prof_small(size_t size) {
+	return malloc_prof_fast(size, true);
 }
 
 /* prof: the aligned calls and hardened builds: the countdown, then the
@@ -262,15 +289,10 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
     bool zero) {
 	if (UNLIKELY(opt_prof))
 		return malloc_prof(size, alignment, zero);
-	arena_t *a = tsd_tls.arena;
-	if (!config_hardened && a != NULL && alignment == QUANTUM &&
-	    size <= malloc_fast_max) {
-		void *p = arena_malloc_small_slow(a, sz_size2index(size));
-		if (LIKELY(p != NULL)) {
-			bg_maybe_start(&a->pages);
-			return zero ? memset(p, 0, size) : p;
-		}
-	}
+	void *p;
+	if (!config_hardened && alignment == QUANTUM &&
+	    size <= malloc_fast_max && (p = malloc_refill(size, zero)) != NULL)
+		return p;
 	return malloc_plain(size, alignment, zero);
 }
 
@@ -299,7 +321,7 @@ void *bm_malloc(size_t size) {
 	if (LIKELY(p != NULL))
 		return p;
 	if (UNLIKELY(opt_prof))
-		return malloc_prof_fast(size, false);
+		return malloc_prof_small(size);
 	return malloc_slow(size, QUANTUM, false);
 }
 
@@ -313,7 +335,7 @@ void *bm_calloc(size_t n, size_t size) {
 	if (LIKELY(p != NULL))
 		return memset(p, 0, total);
 	if (UNLIKELY(opt_prof)) {
-		p = malloc_prof_fast(total, true);
+		p = calloc_prof_small(total);
 		return p != NULL && total <= SZ_LOOKUP_MAX ? memset(p, 0, total)
 		    : p;
 	}
