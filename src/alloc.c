@@ -19,6 +19,7 @@
 #include "os.h"
 #include "prof.h"
 #include "profdump.h"
+#include "resize.h"
 #include "rtree.h"
 #include "secret.h"
 #include "slab.h"
@@ -471,62 +472,6 @@ void malloc_delete_sized(void *p, size_t size, size_t alignment) {
 	free_sized(p, size, alignment, "operator delete");
 }
 
-/* Hardened builds: block p of s now holds size bytes: move its canary and
- * zero what a shrink cut off (a free zeroes only the bytes up to it). */
-static void realloc_small_tail(slab_t *s, void *p, size_t size) {
-	size_t old = lookup_usable(&s->ext, p, "realloc");
-	size_t from = MIN(old, size);  /* bytes past the new size read as 0 */
-	memset((char *)p + from, 0, old - from + sizeof(uint64_t));
-	slab_tail_set(s, p, size);
-}
-
-/* Resize small block p of s in place if size keeps its class; else NULL. */
-static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
-	if (lookup_class(size, QUANTUM) != s->ext.szind)
-		return NULL;
-	if (config_hardened)
-		realloc_small_tail(s, p, size);
-	return p;
-}
-
-/* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. Hardened builds move
- * runs: a kept guarded run costs less than moving a guard page. */
-static void *realloc_in_place(extent_t *e, void *p, size_t size) {
-	if (e->kind == EXTENT_SLAB)
-		return realloc_small_in_place((slab_t *)e, p, size);
-	if (lookup_class(size, QUANTUM) != SZ_NSMALL)
-		return NULL;
-	arena_t *a = e->owner;
-	if (config_hardened)
-		return lookup_run_size(size, QUANTUM) + HARDEN_GUARD == e->size ?
-		    p : NULL;
-	if (e->kind == EXTENT_LARGE) {
-		size_t usize = sz_s2u(size);
-		if (usize >= SZ_HUGE_MIN)
-			return NULL;
-		if (usize < e->size) {
-			extent_run_shrink(&a->pages, e, usize);
-			bg_wake();
-		} else if (usize > e->size &&
-		    extent_run_grow(&a->pages, e, usize) != 0)
-			return NULL;
-		return p;
-	}
-	if (size < SZ_HUGE_MIN)
-		return NULL;
-	size_t usize = PAGE_CEILING(size);
-	if (usize == e->size)
-		return p;
-	int saved = errno;
-	if (huge_resize(&a->pages, e, usize) == 0)
-		return (void *)e->addr;
-	/* A shrink the kernel refused (too many mappings to cut this one)
-	 * keeps the block as it is, as glibc does. */
-	errno = saved;
-	return usize < e->size ? p : NULL;
-}
-
 /* prof: run e was resized in place from old to size bytes: a sample keeps
  * its record with the new size; an unsampled run's growth is charged to the
  * countdown like an allocation of that many bytes. */
@@ -546,7 +491,7 @@ BM_NOINLINE static void malloc_prof_resized(extent_t *e, size_t old,
 BM_NOINLINE static void *realloc_keep(extent_t *e, void *p, size_t size,
     int saved_errno) {
 	if (config_hardened && e->kind == EXTENT_SLAB)
-		realloc_small_tail((slab_t *)e, p, size);
+		resize_small_tail((slab_t *)e, p, size);
 	__atomic_store_n(&e->shrunk, 1, __ATOMIC_RELAXED);
 	errno = saved_errno;
 	return p;
@@ -573,7 +518,7 @@ void *bm_realloc(void *p, size_t size) {
 		if (e == NULL)
 			return NULL;
 		old = lookup_usable(e, p, "realloc");
-		void *q = realloc_in_place(e, p, size);
+		void *q = resize_in_place(e, p, size);
 		if (q != NULL) {
 			if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
 				malloc_prof_resized(e, old, size);

@@ -1,12 +1,12 @@
 /*
  * stackwalk: the three stack walkers (see stackwalk.h). libgcc's functions
  * come from libgcc_s through os_library_symbol, called once from the
- * constructor when unwind cannot be used; they are published with a
+ * constructor when cfa cannot be used; they are published with a
  * release store of the mode and used only after an acquire load sees it.
  */
 #include "stackwalk.h"
 #include "os.h"
-#include "unwind.h"
+#include "cfa.h"
 
 #include <errno.h>
 #include <unwind.h>
@@ -17,7 +17,7 @@ typedef _Unwind_Ptr (*stackwalk_get_ip_fn_t)(struct _Unwind_Context *);
 static uintptr_t stackwalk_self_lo, stackwalk_self_hi;   /* basemalloc's code */
 static stackwalk_get_ip_fn_t stackwalk_get_ip;
 static stackwalk_trace_fn_t stackwalk_trace;
-static bool stackwalk_tables;                            /* unwind works */
+static bool stackwalk_tables;                            /* cfa works */  
 static _Atomic int stackwalk_now = STACKWALK_FP;         /* the mode */
 
 int stackwalk_boot(void) {
@@ -27,7 +27,7 @@ int stackwalk_boot(void) {
 		return err;
 	stackwalk_self_lo = m.start;
 	stackwalk_self_hi = m.end;
-	stackwalk_tables = unwind_boot() == 0;
+	stackwalk_tables = cfa_boot() == 0;
 	if (stackwalk_tables)
 		atomic_store(&stackwalk_now, STACKWALK_TABLES);
 	return 0;
@@ -119,7 +119,7 @@ size_t stackwalk_get(uintptr_t *frames, size_t max) {
 		return 0;
 	switch (stackwalk_mode()) {
 	case STACKWALK_TABLES:
-		return unwind_walk(frames, max, stackwalk_self_lo,
+		return cfa_walk(frames, max, stackwalk_self_lo,
 		    stackwalk_self_hi);
 	case STACKWALK_LIBGCC:
 		stackwalk_trace(stackwalk_step, &w);

@@ -3,7 +3,7 @@
  * allocating and without calling malloc, for the heap profiler. Frames
  * inside basemalloc itself are left out. Three walkers, the first that
  * can be had:
- * - Tables (unwind.c): the .eh_frame call-frame tables every Debian binary
+ * - Tables (cfa.c): the .eh_frame call-frame tables every Debian binary
  *   carries, read in place, so programs built without frame pointers (the
  *   common case) get whole stacks; x86-64 with glibc 2.35 or later. Used
  *   from the first allocation on.

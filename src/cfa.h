@@ -1,5 +1,5 @@
 /*
- * unwind: the calling thread's call stack by the call-frame tables
+ * cfa: the calling thread's call stack by the call-frame tables
  * (.eh_frame) every Debian binary carries, read in place, for programs
  * built without frame pointers (the common case); x86-64 with glibc's
  * _dl_find_object (2.35). It allocates nothing, takes no lock, never calls
@@ -15,18 +15,18 @@
  * seen), so a stack seen before costs a few dozen instructions a frame
  * (libgcc's _Unwind_Backtrace: about 1,600).
  */
-#ifndef BM_UNWIND_H
-#define BM_UNWIND_H
+#ifndef BM_CFA_H
+#define BM_CFA_H
 
 #include "common.h"
 
 /* 0 when the walker can work here; ENOSYS when it cannot (not x86-64, or
  * glibc without _dl_find_object). */
-int unwind_boot(void);
+int cfa_boot(void);
 /* Up to max return addresses of the caller's stack, innermost first; the
  * frames before the first one outside [skip_lo, skip_hi) are left out.
- * Returns how many. Only after unwind_boot returned 0. */
-size_t unwind_walk(uintptr_t *frames, size_t max, uintptr_t skip_lo,
+ * Returns how many. Only after cfa_boot returned 0. */
+size_t cfa_walk(uintptr_t *frames, size_t max, uintptr_t skip_lo,
     uintptr_t skip_hi);
 
 #endif

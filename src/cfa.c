@@ -1,5 +1,5 @@
 /*
- * unwind: a CFA walker over .eh_frame_hdr and .eh_frame (see unwind.h).
+ * cfa: a CFA walker over .eh_frame_hdr and .eh_frame (see cfa.h).
  * Per frame: the object's table by os_unwind_table, a binary search of its
  * sorted FDE index, the CIE's and the FDE's call-frame programs run up to
  * the return address less one (the call), giving the CFA rule (rsp or rbp
@@ -7,7 +7,7 @@
  * rsp, rbp and the return address are followed. No locks: the rule cache
  * is relaxed atomic words; the stack range is the thread's own.
  */
-#include "unwind.h"
+#include "cfa.h"
 #include "os.h"
 
 #include <errno.h>
@@ -15,32 +15,32 @@
 
 #if defined(__x86_64__)
 
-#define UNWIND_REG_BP  6
-#define UNWIND_REG_SP  7
-#define UNWIND_REG_RA  16
-#define UNWIND_STATES  8        /* DW_CFA_remember_state depth */
-#define UNWIND_LG_CACHE 12
+#define CFA_REG_BP  6
+#define CFA_REG_SP  7
+#define CFA_REG_RA  16
+#define CFA_STATES  8        /* DW_CFA_remember_state depth */
+#define CFA_LG_CACHE 12
 
 typedef struct {
 	uintptr_t ip, sp, bp;   /* return address; sp after return; rbp */
-} unwind_regs_t;
+} cfa_regs_t;
 
 /* The caller's registers as they will be when this call returns. */
-void unwind_get_regs(unwind_regs_t *r) __attribute__((visibility("hidden")));
-__asm__(".text\n\t.p2align 4\n\t.globl unwind_get_regs\n\t"
-    ".hidden unwind_get_regs\n\t.type unwind_get_regs, @function\n"
-    "unwind_get_regs:\n\tmovq (%rsp), %rax\n\tmovq %rax, (%rdi)\n\t"
+void cfa_get_regs(cfa_regs_t *r) __attribute__((visibility("hidden")));
+__asm__(".text\n\t.p2align 4\n\t.globl cfa_get_regs\n\t"
+    ".hidden cfa_get_regs\n\t.type cfa_get_regs, @function\n"
+    "cfa_get_regs:\n\tmovq (%rsp), %rax\n\tmovq %rax, (%rdi)\n\t"
     "leaq 8(%rsp), %rax\n\tmovq %rax, 8(%rdi)\n\tmovq %rbp, 16(%rdi)\n\t"
-    "ret\n\t.size unwind_get_regs, .-unwind_get_regs\n");
+    "ret\n\t.size cfa_get_regs, .-cfa_get_regs\n");
 
-enum { UNWIND_SAME = 0, UNWIND_AT = 1, UNWIND_LOST = 2 };
+enum { CFA_SAME = 0, CFA_AT = 1, CFA_LOST = 2 };
 
 typedef struct {
-	unsigned cfa_reg;        /* UNWIND_REG_SP or _BP; else unusable */
+	unsigned cfa_reg;        /* CFA_REG_SP or _BP; else unusable */
 	int64_t cfa_off;
-	uint8_t bp_how, ra_how;  /* UNWIND_SAME / _AT (CFA + off) / _LOST */
+	uint8_t bp_how, ra_how;  /* CFA_SAME / _AT (CFA + off) / _LOST */
 	int64_t bp_off, ra_off;
-} unwind_rule_t;
+} cfa_rule_t;
 
 typedef struct {
 	const uint8_t *p, *end;  /* the CIE's initial program */
@@ -49,27 +49,27 @@ typedef struct {
 	unsigned ra_reg;
 	uint8_t fde_enc;
 	bool aug_z;
-} unwind_cie_t;
+} cfa_cie_t;
 
 /* (ip << 16) | packed rule; 0 empty. A packed rule: bit 0 CFA from rbp,
  * bits 1-8 CFA offset / 8, bits 9-15 rbp saved at CFA - 8k (0: unchanged);
- * the return address at CFA - 8. UNWIND_END: the stack ends. A rule that
+ * the return address at CFA - 8. CFA_END: the stack ends. A rule that
  * does not pack (a frame over 2 KiB) is worked out each time. */
-static _Atomic uint64_t unwind_cache[(size_t)1 << UNWIND_LG_CACHE];
-#define UNWIND_END 0xffffu
+static _Atomic uint64_t cfa_cache[(size_t)1 << CFA_LG_CACHE];
+#define CFA_END 0xffffu
 
-static __thread uintptr_t unwind_lo, unwind_hi
+static __thread uintptr_t cfa_lo, cfa_hi
     __attribute__((tls_model("initial-exec")));   /* stack range cached */
 
-int unwind_boot(void) {
+int cfa_boot(void) {
 	const void *hdr;
-	return os_unwind_table((uintptr_t)&unwind_boot, &hdr) == 0 ? 0 : ENOSYS;
+	return os_unwind_table((uintptr_t)&cfa_boot, &hdr) == 0 ? 0 : ENOSYS;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Reading the tables (trusted: they are the loaded objects' own) */
 
-static uint64_t unwind_uleb(const uint8_t **pp, const uint8_t *end) {
+static uint64_t cfa_uleb(const uint8_t **pp, const uint8_t *end) {
 	uint64_t v = 0;
 	unsigned shift = 0;
 	const uint8_t *p = *pp;
@@ -85,7 +85,7 @@ static uint64_t unwind_uleb(const uint8_t **pp, const uint8_t *end) {
 	return v;
 }
 
-static int64_t unwind_sleb(const uint8_t **pp, const uint8_t *end) {
+static int64_t cfa_sleb(const uint8_t **pp, const uint8_t *end) {
 	uint64_t v = 0;
 	unsigned shift = 0;
 	uint8_t b = 0;
@@ -106,7 +106,7 @@ static int64_t unwind_sleb(const uint8_t **pp, const uint8_t *end) {
 
 /* A pointer in encoding enc (DW_EH_PE_*: absolute, pc- or data-relative;
  * never indirect); false when the encoding is one it does not read. */
-static bool unwind_ptr(const uint8_t **pp, const uint8_t *end, uint8_t enc,
+static bool cfa_ptr(const uint8_t **pp, const uint8_t *end, uint8_t enc,
     uintptr_t dbase, uintptr_t *out) {
 	const uint8_t *p = *pp;
 	uintptr_t base = (enc & 0x70) == 0x10 ? (uintptr_t)p
@@ -118,8 +118,8 @@ static bool unwind_ptr(const uint8_t **pp, const uint8_t *end, uint8_t enc,
 	switch (enc & 0x0f) {
 	case 0x00: case 0x04: case 0x0c:
 		memcpy(&u8, p, 8); v = (uintptr_t)u8; p += 8; break;
-	case 0x01: v = (uintptr_t)unwind_uleb(&p, end); break;
-	case 0x09: v = (uintptr_t)unwind_sleb(&p, end); break;
+	case 0x01: v = (uintptr_t)cfa_uleb(&p, end); break;
+	case 0x09: v = (uintptr_t)cfa_sleb(&p, end); break;
 	case 0x02: memcpy(&u2, p, 2); v = u2; p += 2; break;
 	case 0x0a: memcpy(&s2, p, 2); v = (uintptr_t)(intptr_t)s2; p += 2; break;
 	case 0x03: memcpy(&u4, p, 4); v = u4; p += 4; break;
@@ -134,15 +134,15 @@ static bool unwind_ptr(const uint8_t **pp, const uint8_t *end, uint8_t enc,
 }
 
 /* The FDE covering pc from the object's .eh_frame_hdr; NULL when none. */
-static const uint8_t *unwind_fde_find(uintptr_t pc) {
+static const uint8_t *cfa_fde_find(uintptr_t pc) {
 	const void *v;
 	if (os_unwind_table(pc, &v) != 0)
 		return NULL;
 	const uint8_t *hdr = v, *p = hdr + 4;
 	uintptr_t eh_frame, count;
 	if (hdr[0] != 1 || hdr[3] != 0x3b ||   /* datarel sdata4 pairs */
-	    !unwind_ptr(&p, p + 8, hdr[1], (uintptr_t)hdr, &eh_frame) ||
-	    !unwind_ptr(&p, p + 8, hdr[2], (uintptr_t)hdr, &count) ||
+	    !cfa_ptr(&p, p + 8, hdr[1], (uintptr_t)hdr, &eh_frame) ||
+	    !cfa_ptr(&p, p + 8, hdr[2], (uintptr_t)hdr, &count) ||
 	    count == 0)
 		return NULL;
 	const int32_t *t = (const int32_t *)(const void *)p;
@@ -160,7 +160,7 @@ static const uint8_t *unwind_fde_find(uintptr_t pc) {
 }
 
 /* Read the CIE at p (its length word); false when it is not one it reads. */
-static bool unwind_cie_read(const uint8_t *p, unwind_cie_t *c) {
+static bool cfa_cie_read(const uint8_t *p, cfa_cie_t *c) {
 	uint32_t len;
 	memcpy(&len, p, 4);
 	if (len == 0 || len == 0xffffffffu)
@@ -172,14 +172,14 @@ static bool unwind_cie_read(const uint8_t *p, unwind_cie_t *c) {
 	p += strnlen(aug, (size_t)(end - p)) + 1;
 	if (aug[0] == 'e' && aug[1] == 'h')
 		return false;
-	c->code_align = unwind_uleb(&p, end);
-	c->data_align = unwind_sleb(&p, end);
-	c->ra_reg = version == 1 ? *p++ : (unsigned)unwind_uleb(&p, end);
+	c->code_align = cfa_uleb(&p, end);
+	c->data_align = cfa_sleb(&p, end);
+	c->ra_reg = version == 1 ? *p++ : (unsigned)cfa_uleb(&p, end);
 	c->fde_enc = 0;
 	c->aug_z = aug[0] == 'z';
 	const uint8_t *aug_end = p;
 	if (c->aug_z) {
-		uint64_t n = unwind_uleb(&p, end);
+		uint64_t n = cfa_uleb(&p, end);
 		aug_end = p + n;
 		for (const char *a = aug + 1; *a != '\0'; a++) {
 			uintptr_t skip;
@@ -189,7 +189,7 @@ static bool unwind_cie_read(const uint8_t *p, unwind_cie_t *c) {
 				p++;
 			else if (*a == 'P') {
 				uint8_t enc = *p++;
-				if (!unwind_ptr(&p, aug_end, enc & 0x7f, 0, &skip))
+				if (!cfa_ptr(&p, aug_end, enc & 0x7f, 0, &skip))
 					return false;
 			} else if (*a == 'S')
 				return false;          /* a signal frame */
@@ -203,38 +203,38 @@ static bool unwind_cie_read(const uint8_t *p, unwind_cie_t *c) {
 /* ---------------------------------------------------------------------- */
 /* The call-frame programs */
 
-static void unwind_set(unwind_rule_t *r, unsigned reg, uint8_t how,
+static void cfa_set(cfa_rule_t *r, unsigned reg, uint8_t how,
     int64_t off) {
-	if (reg == UNWIND_REG_BP) {
+	if (reg == CFA_REG_BP) {
 		r->bp_how = how;
 		r->bp_off = off;
-	} else if (reg == UNWIND_REG_RA) {
+	} else if (reg == CFA_REG_RA) {
 		r->ra_how = how;
 		r->ra_off = off;
 	}
 }
 
 /* The rule of reg in init (DW_CFA_restore). */
-static void unwind_restore(unwind_rule_t *r, const unwind_rule_t *init,
+static void cfa_restore(cfa_rule_t *r, const cfa_rule_t *init,
     unsigned reg) {
-	if (reg == UNWIND_REG_BP)
-		unwind_set(r, reg, init->bp_how, init->bp_off);
-	else if (reg == UNWIND_REG_RA)
-		unwind_set(r, reg, init->ra_how, init->ra_off);
+	if (reg == CFA_REG_BP)
+		cfa_set(r, reg, init->bp_how, init->bp_off);
+	else if (reg == CFA_REG_RA)
+		cfa_set(r, reg, init->ra_how, init->ra_off);
 }
 
 typedef struct {
-	const unwind_cie_t *cie;
-	const unwind_rule_t *init;   /* after the CIE's program; NULL in it */
-	unwind_rule_t saved[UNWIND_STATES];
+	const cfa_cie_t *cie;
+	const cfa_rule_t *init;   /* after the CIE's program; NULL in it */
+	cfa_rule_t saved[CFA_STATES];
 	unsigned nsaved;
 	uintptr_t loc, pc;
-} unwind_run_t;
+} cfa_run_t;
 
 /* One instruction of the extended set (low 6 bits zero); false to stop. */
-static bool unwind_op(unwind_run_t *x, uint8_t op, const uint8_t **pp,
-    const uint8_t *end, unwind_rule_t *r) {
-	const unwind_cie_t *c = x->cie;
+static bool cfa_op(cfa_run_t *x, uint8_t op, const uint8_t **pp,
+    const uint8_t *end, cfa_rule_t *r) {
+	const cfa_cie_t *c = x->cie;
 	uint64_t reg, n;
 	uint16_t d2;
 	uint32_t d4;
@@ -242,7 +242,7 @@ static bool unwind_op(unwind_run_t *x, uint8_t op, const uint8_t **pp,
 	switch (op) {
 	case 0x00: return true;                                    /* nop */
 	case 0x01:                                             /* set_loc */
-		if (!unwind_ptr(pp, end, c->fde_enc, 0, &loc))
+		if (!cfa_ptr(pp, end, c->fde_enc, 0, &loc))
 			return false;
 		x->loc = loc;
 		return true;
@@ -252,32 +252,32 @@ static bool unwind_op(unwind_run_t *x, uint8_t op, const uint8_t **pp,
 	case 0x04: memcpy(&d4, *pp, 4); *pp += 4;
 		x->loc += d4 * c->code_align; return true;
 	case 0x05: case 0x11: case 0x2f:      /* offset_extended (_sf, neg) */
-		reg = unwind_uleb(pp, end);
-		n = op == 0x11 ? (uint64_t)unwind_sleb(pp, end)
-		    : unwind_uleb(pp, end);
-		unwind_set(r, (unsigned)reg, UNWIND_AT, (op == 0x2f ? -1 : 1) *
+		reg = cfa_uleb(pp, end);
+		n = op == 0x11 ? (uint64_t)cfa_sleb(pp, end)
+		    : cfa_uleb(pp, end);
+		cfa_set(r, (unsigned)reg, CFA_AT, (op == 0x2f ? -1 : 1) *
 		    (int64_t)n * c->data_align);
 		return true;
 	case 0x06:                                    /* restore_extended */
-		reg = unwind_uleb(pp, end);
+		reg = cfa_uleb(pp, end);
 		if (x->init == NULL)
 			return false;
-		unwind_restore(r, x->init, (unsigned)reg);
+		cfa_restore(r, x->init, (unsigned)reg);
 		return true;
 	case 0x07: case 0x08:                      /* undefined, same_value */
-		reg = unwind_uleb(pp, end);
-		unwind_set(r, (unsigned)reg, op == 0x07 ? UNWIND_LOST
-		    : UNWIND_SAME, 0);
-		if (op == 0x07 && reg == UNWIND_REG_RA)
-			r->ra_how = UNWIND_LOST;
+		reg = cfa_uleb(pp, end);
+		cfa_set(r, (unsigned)reg, op == 0x07 ? CFA_LOST
+		    : CFA_SAME, 0);
+		if (op == 0x07 && reg == CFA_REG_RA)
+			r->ra_how = CFA_LOST;
 		return true;
 	case 0x09:                                            /* register */
-		reg = unwind_uleb(pp, end);
-		unwind_uleb(pp, end);
-		unwind_set(r, (unsigned)reg, UNWIND_LOST, 0);
+		reg = cfa_uleb(pp, end);
+		cfa_uleb(pp, end);
+		cfa_set(r, (unsigned)reg, CFA_LOST, 0);
 		return true;
 	case 0x0a:                                      /* remember_state */
-		if (x->nsaved == UNWIND_STATES)
+		if (x->nsaved == CFA_STATES)
 			return false;
 		x->saved[x->nsaved++] = *r;
 		return true;
@@ -287,42 +287,42 @@ static bool unwind_op(unwind_run_t *x, uint8_t op, const uint8_t **pp,
 		*r = x->saved[--x->nsaved];
 		return true;
 	case 0x0c: case 0x12:                          /* def_cfa (_sf) */
-		r->cfa_reg = (unsigned)unwind_uleb(pp, end);
-		r->cfa_off = op == 0x0c ? (int64_t)unwind_uleb(pp, end)
-		    : unwind_sleb(pp, end) * c->data_align;
+		r->cfa_reg = (unsigned)cfa_uleb(pp, end);
+		r->cfa_off = op == 0x0c ? (int64_t)cfa_uleb(pp, end)
+		    : cfa_sleb(pp, end) * c->data_align;
 		return true;
 	case 0x0d:                                    /* def_cfa_register */
-		r->cfa_reg = (unsigned)unwind_uleb(pp, end);
+		r->cfa_reg = (unsigned)cfa_uleb(pp, end);
 		return true;
-	case 0x0e: r->cfa_off = (int64_t)unwind_uleb(pp, end); return true;
-	case 0x13: r->cfa_off = unwind_sleb(pp, end) * c->data_align;
+	case 0x0e: r->cfa_off = (int64_t)cfa_uleb(pp, end); return true;
+	case 0x13: r->cfa_off = cfa_sleb(pp, end) * c->data_align;
 		return true;
 	case 0x0f:                        /* def_cfa_expression: not followed */
-		n = unwind_uleb(pp, end);
+		n = cfa_uleb(pp, end);
 		*pp += n;
 		r->cfa_reg = ~0u;
 		return true;
 	case 0x10: case 0x16:                   /* (val_)expression */
-		reg = unwind_uleb(pp, end);
-		n = unwind_uleb(pp, end);
+		reg = cfa_uleb(pp, end);
+		n = cfa_uleb(pp, end);
 		*pp += n;
-		unwind_set(r, (unsigned)reg, UNWIND_LOST, 0);
+		cfa_set(r, (unsigned)reg, CFA_LOST, 0);
 		return true;
 	case 0x14: case 0x15:                          /* val_offset (_sf) */
-		reg = unwind_uleb(pp, end);
-		op == 0x14 ? (void)unwind_uleb(pp, end)
-		    : (void)unwind_sleb(pp, end);
-		unwind_set(r, (unsigned)reg, UNWIND_LOST, 0);
+		reg = cfa_uleb(pp, end);
+		op == 0x14 ? (void)cfa_uleb(pp, end)
+		    : (void)cfa_sleb(pp, end);
+		cfa_set(r, (unsigned)reg, CFA_LOST, 0);
 		return true;
-	case 0x2e: unwind_uleb(pp, end); return true;        /* args_size */
+	case 0x2e: cfa_uleb(pp, end); return true;        /* args_size */
 	default: return false;
 	}
 }
 
 /* Run the program [p, end) while its location is at most x->pc. */
-static bool unwind_run(unwind_run_t *x, const uint8_t *p, const uint8_t *end,
-    unwind_rule_t *r) {
-	const unwind_cie_t *c = x->cie;
+static bool cfa_run(cfa_run_t *x, const uint8_t *p, const uint8_t *end,
+    cfa_rule_t *r) {
+	const cfa_cie_t *c = x->cie;
 	while (p < end) {
 		uint8_t op = *p++;
 		switch (op >> 6) {
@@ -330,16 +330,16 @@ static bool unwind_run(unwind_run_t *x, const uint8_t *p, const uint8_t *end,
 			x->loc += (op & 0x3f) * c->code_align;
 			break;
 		case 2:                                             /* offset */
-			unwind_set(r, op & 0x3f, UNWIND_AT,
-			    (int64_t)unwind_uleb(&p, end) * c->data_align);
+			cfa_set(r, op & 0x3f, CFA_AT,
+			    (int64_t)cfa_uleb(&p, end) * c->data_align);
 			break;
 		case 3:                                            /* restore */
 			if (x->init == NULL)
 				return false;
-			unwind_restore(r, x->init, op & 0x3f);
+			cfa_restore(r, x->init, op & 0x3f);
 			break;
 		default:
-			if (!unwind_op(x, op, &p, end, r))
+			if (!cfa_op(x, op, &p, end, r))
 				return false;
 		}
 		if (x->loc > x->pc)
@@ -349,9 +349,9 @@ static bool unwind_run(unwind_run_t *x, const uint8_t *p, const uint8_t *end,
 }
 
 /* The rule at pc (a return address less one); false when none is known. */
-static bool unwind_rule_find(uintptr_t pc, unwind_rule_t *r) {
-	const uint8_t *fde = unwind_fde_find(pc);
-	unwind_cie_t c;
+static bool cfa_rule_find(uintptr_t pc, cfa_rule_t *r) {
+	const uint8_t *fde = cfa_fde_find(pc);
+	cfa_cie_t c;
 	uint32_t len;
 	int32_t cie_off;
 	if (fde == NULL)
@@ -359,83 +359,83 @@ static bool unwind_rule_find(uintptr_t pc, unwind_rule_t *r) {
 	memcpy(&len, fde, 4);
 	memcpy(&cie_off, fde + 4, 4);
 	if (len == 0 || len == 0xffffffffu || cie_off == 0 ||
-	    !unwind_cie_read(fde + 4 - cie_off, &c))
+	    !cfa_cie_read(fde + 4 - cie_off, &c))
 		return false;
 	const uint8_t *p = fde + 8, *end = fde + 4 + len;
 	uintptr_t begin, range;
-	if (!unwind_ptr(&p, end, c.fde_enc, 0, &begin) ||
-	    !unwind_ptr(&p, end, c.fde_enc & 0x0f, 0, &range) ||
+	if (!cfa_ptr(&p, end, c.fde_enc, 0, &begin) ||
+	    !cfa_ptr(&p, end, c.fde_enc & 0x0f, 0, &range) ||
 	    pc < begin || pc - begin >= range)
 		return false;
 	if (c.aug_z) {
-		uint64_t n = unwind_uleb(&p, end);
+		uint64_t n = cfa_uleb(&p, end);
 		p += n;
 	}
 	memset(r, 0, sizeof(*r));
 	r->cfa_reg = ~0u;
-	r->ra_how = UNWIND_LOST;
-	unwind_run_t x = { .cie = &c, .init = NULL, .loc = 0,
+	r->ra_how = CFA_LOST;
+	cfa_run_t x = { .cie = &c, .init = NULL, .loc = 0,
 	    .pc = UINTPTR_MAX };
-	if (!unwind_run(&x, c.p, c.end, r))
+	if (!cfa_run(&x, c.p, c.end, r))
 		return false;
-	unwind_rule_t init = *r;
+	cfa_rule_t init = *r;
 	x.init = &init;
 	x.nsaved = 0;
 	x.loc = begin;
 	x.pc = pc;
-	return unwind_run(&x, p, end, r);
+	return cfa_run(&x, p, end, r);
 }
 
 /* ---------------------------------------------------------------------- */
 /* The cache and the walk */
 
-static size_t unwind_slot(uintptr_t ip) {
+static size_t cfa_slot(uintptr_t ip) {
 	return (size_t)(((uint64_t)ip * 0x9e3779b97f4a7c15ull) >>
-	    (64 - UNWIND_LG_CACHE));
+	    (64 - CFA_LG_CACHE));
 }
 
-/* The packed rule of r, or UNWIND_END when it does not fit. */
-static unsigned unwind_pack(const unwind_rule_t *r) {
+/* The packed rule of r, or CFA_END when it does not fit. */
+static unsigned cfa_pack(const cfa_rule_t *r) {
 	if (r->ra_off != -8 || r->cfa_off < 8 || r->cfa_off > 254 * 8 ||
-	    (r->cfa_off & 7) != 0 || r->bp_how == UNWIND_LOST ||
-	    (r->bp_how == UNWIND_AT && (r->bp_off >= 0 || (r->bp_off & 7) != 0
+	    (r->cfa_off & 7) != 0 || r->bp_how == CFA_LOST ||
+	    (r->bp_how == CFA_AT && (r->bp_off >= 0 || (r->bp_off & 7) != 0
 	    || r->bp_off < -127 * 8)))
-		return UNWIND_END;
-	unsigned k = r->bp_how == UNWIND_AT ? (unsigned)(-r->bp_off / 8) : 0;
-	return (unsigned)(r->cfa_reg == UNWIND_REG_BP) |
+		return CFA_END;
+	unsigned k = r->bp_how == CFA_AT ? (unsigned)(-r->bp_off / 8) : 0;
+	return (unsigned)(r->cfa_reg == CFA_REG_BP) |
 	    (unsigned)(r->cfa_off / 8) << 1 | k << 9;
 }
 
-static void unwind_unpack(unsigned packed, unwind_rule_t *r) {
-	r->cfa_reg = (packed & 1) ? UNWIND_REG_BP : UNWIND_REG_SP;
+static void cfa_unpack(unsigned packed, cfa_rule_t *r) {
+	r->cfa_reg = (packed & 1) ? CFA_REG_BP : CFA_REG_SP;
 	r->cfa_off = (int64_t)((packed >> 1) & 0xff) * 8;
-	r->ra_how = UNWIND_AT;
+	r->ra_how = CFA_AT;
 	r->ra_off = -8;
-	r->bp_how = (packed >> 9) != 0 ? UNWIND_AT : UNWIND_SAME;
+	r->bp_how = (packed >> 9) != 0 ? CFA_AT : CFA_SAME;
 	r->bp_off = -(int64_t)(packed >> 9) * 8;
 }
 
 /* Whether a frame can be followed by rule r. */
-static bool unwind_usable(const unwind_rule_t *r) {
-	return (r->cfa_reg == UNWIND_REG_SP || r->cfa_reg == UNWIND_REG_BP) &&
-	    r->ra_how == UNWIND_AT;
+static bool cfa_usable(const cfa_rule_t *r) {
+	return (r->cfa_reg == CFA_REG_SP || r->cfa_reg == CFA_REG_BP) &&
+	    r->ra_how == CFA_AT;
 }
 
 /* The rule for return address ip, from the cache or worked out (and kept
  * when it packs); false when the stack ends there. */
-static bool unwind_rule_of(uintptr_t ip, unwind_rule_t *r) {
+static bool cfa_rule_of(uintptr_t ip, cfa_rule_t *r) {
 	bool keep = ip < ((uintptr_t)1 << 48);
-	_Atomic uint64_t *slot = &unwind_cache[unwind_slot(ip)];
+	_Atomic uint64_t *slot = &cfa_cache[cfa_slot(ip)];
 	uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
 	if (keep && e >> 16 == ip) {
-		if ((e & 0xffff) == UNWIND_END)
+		if ((e & 0xffff) == CFA_END)
 			return false;
-		unwind_unpack((unsigned)(e & 0xffff), r);
+		cfa_unpack((unsigned)(e & 0xffff), r);
 		return true;
 	}
-	bool ok = unwind_rule_find(ip - 1, r) && unwind_usable(r);
-	unsigned packed = ok ? unwind_pack(r) : UNWIND_END;
-	if (keep && (!ok || packed != UNWIND_END))
+	bool ok = cfa_rule_find(ip - 1, r) && cfa_usable(r);
+	unsigned packed = ok ? cfa_pack(r) : CFA_END;
+	if (keep && (!ok || packed != CFA_END))
 		atomic_store_explicit(slot, (uint64_t)ip << 16 | packed,
 		    memory_order_relaxed);
 	return ok;
@@ -443,19 +443,19 @@ static bool unwind_rule_of(uintptr_t ip, unwind_rule_t *r) {
 
 /* The top of the stack mapping holding sp (the thread's cached range, else
  * /proc/self/maps); 0 when not found. */
-static uintptr_t unwind_stack_end(uintptr_t sp) {
-	if (sp >= unwind_lo && sp < unwind_hi)
-		return unwind_hi;
+static uintptr_t cfa_stack_end(uintptr_t sp) {
+	if (sp >= cfa_lo && sp < cfa_hi)
+		return cfa_hi;
 	os_mapping_t m;
 	if (os_mapping_find(sp, &m) != 0 || !m.readable)
 		return 0;
-	unwind_lo = m.start;
-	unwind_hi = m.end;
+	cfa_lo = m.start;
+	cfa_hi = m.end;
 	return m.end;
 }
 
 /* Read the word at a if [a, a + 8) is inside [lo, hi). */
-static bool unwind_read(uintptr_t a, uintptr_t lo, uintptr_t hi,
+static bool cfa_read(uintptr_t a, uintptr_t lo, uintptr_t hi,
     uintptr_t *out) {
 	if (a < lo || a > hi - 8 || (a & 7) != 0)
 		return false;
@@ -464,19 +464,19 @@ static bool unwind_read(uintptr_t a, uintptr_t lo, uintptr_t hi,
 }
 
 /* One frame up; false when the stack ends here. */
-static bool unwind_step(unwind_regs_t *g, bool *bp_ok, uintptr_t lo,
+static bool cfa_step(cfa_regs_t *g, bool *bp_ok, uintptr_t lo,
     uintptr_t hi) {
-	unwind_rule_t r;
-	if (!unwind_rule_of(g->ip, &r) || (r.cfa_reg == UNWIND_REG_BP && !*bp_ok))
+	cfa_rule_t r;
+	if (!cfa_rule_of(g->ip, &r) || (r.cfa_reg == CFA_REG_BP && !*bp_ok))
 		return false;
-	uintptr_t cfa = (r.cfa_reg == UNWIND_REG_BP ? g->bp : g->sp) +
+	uintptr_t cfa = (r.cfa_reg == CFA_REG_BP ? g->bp : g->sp) +
 	    (uintptr_t)r.cfa_off;
 	uintptr_t ip, bp = g->bp;
-	if (cfa <= g->sp || !unwind_read(cfa + (uintptr_t)r.ra_off, lo, hi, &ip))
+	if (cfa <= g->sp || !cfa_read(cfa + (uintptr_t)r.ra_off, lo, hi, &ip))
 		return false;
-	if (r.bp_how == UNWIND_AT)
-		*bp_ok = unwind_read(cfa + (uintptr_t)r.bp_off, lo, hi, &bp);
-	else if (r.bp_how == UNWIND_LOST)
+	if (r.bp_how == CFA_AT)
+		*bp_ok = cfa_read(cfa + (uintptr_t)r.bp_off, lo, hi, &bp);
+	else if (r.bp_how == CFA_LOST)
 		*bp_ok = false;
 	g->ip = ip;
 	g->sp = cfa;
@@ -484,11 +484,11 @@ static bool unwind_step(unwind_regs_t *g, bool *bp_ok, uintptr_t lo,
 	return ip != 0;
 }
 
-BM_NOINLINE size_t unwind_walk(uintptr_t *frames, size_t max,
+BM_NOINLINE size_t cfa_walk(uintptr_t *frames, size_t max,
     uintptr_t skip_lo, uintptr_t skip_hi) {
-	unwind_regs_t g;
-	unwind_get_regs(&g);
-	uintptr_t lo = g.sp, hi = unwind_stack_end(g.sp);
+	cfa_regs_t g;
+	cfa_get_regs(&g);
+	uintptr_t lo = g.sp, hi = cfa_stack_end(g.sp);
 	bool bp_ok = true;
 	size_t n = 0;
 	if (hi == 0)
@@ -496,7 +496,7 @@ BM_NOINLINE size_t unwind_walk(uintptr_t *frames, size_t max,
 	while (n < max) {
 		if (n > 0 || g.ip < skip_lo || g.ip >= skip_hi)
 			frames[n++] = g.ip;
-		if (!unwind_step(&g, &bp_ok, lo, hi))
+		if (!cfa_step(&g, &bp_ok, lo, hi))
 			break;
 	}
 	return n;
@@ -504,11 +504,11 @@ BM_NOINLINE size_t unwind_walk(uintptr_t *frames, size_t max,
 
 #else   /* not x86-64 */
 
-int unwind_boot(void) {
+int cfa_boot(void) {
 	return ENOSYS;
 }
 
-size_t unwind_walk(uintptr_t *frames, size_t max, uintptr_t skip_lo,
+size_t cfa_walk(uintptr_t *frames, size_t max, uintptr_t skip_lo,
     uintptr_t skip_hi) {
 	(void)frames; (void)max; (void)skip_lo; (void)skip_hi;
 	return 0;
