@@ -208,12 +208,18 @@ BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
 	return p;
 }
 
+static void *malloc_slow(size_t size, size_t alignment, bool zero);
+
 /* prof: the countdown passed zero (charged with size already); boots and
  * takes an arena on a thread's first allocation, whose count prof_sample_pick
  * draws. */
 BM_NOINLINE static void *malloc_prof_due(size_t size, size_t alignment,
     bool zero) {
 	arena_t *a;
+	if (UNLIKELY(!opt_prof)) {   /* bm_malloc's charge, once a thread */
+		tsd_tls.prof_left = PROF_GUARD;
+		return malloc_slow(size, alignment, zero);
+	}
 	if (UNLIKELY(size > PTRDIFF_MAX)) {   /* never sampled: uncharge */
 		tsd_tls.prof_left += (int64_t)size;
 		return malloc_enomem();
@@ -259,14 +265,36 @@ BM_INLINE void *malloc_prof_fast(size_t size, bool zero) {
 	return malloc_plain(size, QUANTUM, zero);
 }
 
-/* The two instances, tail calls only (no stack frame), so that bm_malloc
- * jumps straight to its own. */
+/* Its two instances, tail calls only (no stack frame). */
 BM_NOINLINE static void *malloc_prof_small(size_t size) {
 	return malloc_prof_fast(size, false);
 }
 
 BM_NOINLINE static void *calloc_prof_small(size_t size) {
 	return malloc_prof_fast(size, true);
+}
+
+/* A small malloc whose slab pop failed: the bin's refill or the slow path. */
+BM_NOINLINE static void *malloc_small_refill(size_t size) {
+	void *p = config_hardened ? NULL : malloc_refill(size, false);
+	return p != NULL ? p : malloc_plain(size, QUANTUM, false);
+}
+
+/* bm_malloc's way out of the fast path (every call under prof, whose
+ * malloc_fast_max is 0). A small request charges the countdown with or
+ * without the profiler, so that it needs no test of opt_prof: without it
+ * the charge reaches zero once a thread (malloc_prof_due then parks the
+ * count) and the pop it retries fails again before the refill. */
+BM_INLINE void *malloc_out(size_t size) {
+	if (LIKELY(size <= SZ_LOOKUP_MAX)) {
+		if (UNLIKELY(prof_sample_charge(size)))
+			return malloc_prof_due(size, QUANTUM, false);
+		void *p = tsd_cur_pop(size);
+		return LIKELY(p != NULL) ? p : malloc_small_refill(size);
+	}
+	if (UNLIKELY(opt_prof))
+		return malloc_prof_small(size);
+	return malloc_slow(size, QUANTUM, false);
 }
 
 /* prof: the aligned calls and hardened builds: the countdown, then the
@@ -321,9 +349,7 @@ void *bm_malloc(size_t size) {
 	void *p = malloc_fast(size);
 	if (LIKELY(p != NULL))
 		return p;
-	if (UNLIKELY(opt_prof))
-		return malloc_prof_small(size);
-	return malloc_slow(size, QUANTUM, false);
+	return malloc_out(size);
 }
 
 void *bm_calloc(size_t n, size_t size) {
