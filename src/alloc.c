@@ -361,11 +361,12 @@ void *bm_calloc(size_t n, size_t size) {
 	void *p = malloc_fast(total);
 	if (LIKELY(p != NULL))
 		return memset(p, 0, total);
-	if (UNLIKELY(opt_prof)) {
-		p = calloc_prof_small(total);
-		return p != NULL && total <= SZ_LOOKUP_MAX ? memset(p, 0, total)
-		    : p;
+	if (LIKELY(total <= SZ_LOOKUP_MAX)) {
+		p = malloc_out(total);
+		return p != NULL ? memset(p, 0, total) : NULL;
 	}
+	if (UNLIKELY(opt_prof))
+		return calloc_prof_small(total);   /* zeroes */
 	return malloc_slow(total, QUANTUM, true);
 }
 

@@ -3,10 +3,12 @@
  * (.eh_frame) every Debian binary carries, read in place, for programs
  * built without frame pointers (the common case); x86-64 with glibc's
  * _dl_find_object (2.35). It allocates nothing, takes no lock, never calls
- * the loader's locking functions, and never faults: every stack word it
- * reads lies between the walk's own stack pointer and the end of the
- * mapping that holds it (found in /proc/self/maps at a thread's first walk,
- * and again whenever the stack pointer is outside that range), and each
+ * the loader's locking functions, and whatever a frame holds (no frame
+ * pointer, anything in rbp) it does not fault: every stack word it reads
+ * lies between the walk's own stack pointer and the end of the mapping that
+ * holds it (found in /proc/self/maps at a thread's first walk, and again
+ * whenever the stack pointer is outside that range; a stack unmapped and
+ * replaced by a shorter one at the same place is not seen), and each
  * frame's CFA must be above the one before. A frame whose rule it does not
  * follow (a CFA by DWARF expression: signal trampolines, stack realignment
  * in main; the return address or rbp in another register) ends the stack.
