@@ -19,7 +19,7 @@
 #define CFA_REG_SP  7
 #define CFA_REG_RA  16
 #define CFA_STATES  8        /* DW_CFA_remember_state depth */
-#define CFA_LG_CACHE 12
+#define CFA_LG_CACHE 11
 
 typedef struct {
 	uintptr_t ip, sp, bp;   /* return address; sp after return; rbp */
@@ -51,12 +51,18 @@ typedef struct {
 	bool aug_z;
 } cfa_cie_t;
 
-/* (ip << 16) | packed rule; 0 empty. A packed rule: bit 0 CFA from rbp,
- * bits 1-8 CFA offset / 8, bits 9-15 rbp saved at CFA - 8k (0: unchanged);
- * the return address at CFA - 8. CFA_END: the stack ends. A rule that
- * does not pack (a frame over 2 KiB) is worked out each time. */
-static _Atomic uint64_t cfa_cache[(size_t)1 << CFA_LG_CACHE];
-#define CFA_END 0xffffu
+/* A return address and its packed rule, each word a relaxed atomic. The
+ * rule word: bit 0 CFA from rbp, bits 1-15 rbp saved at CFA - 8k (0:
+ * unchanged), bits 16-47 the CFA offset (0: the stack ends here), bits
+ * 48-63 a check of the address and the rest, so that an entry read while
+ * another thread rewrites it is seen as a miss (and a wrong rule that
+ * slipped through could only give wrong frames: the reads are bounded).
+ * The return address is always at CFA - 8. */
+typedef struct {
+	_Atomic uint64_t ip, rule;
+} cfa_entry_t;
+static cfa_entry_t cfa_cache[(size_t)1 << CFA_LG_CACHE];
+#define CFA_END ((uint64_t)0)
 
 static __thread uintptr_t cfa_lo, cfa_hi
     __attribute__((tls_model("initial-exec")));   /* stack range cached */
@@ -394,25 +400,32 @@ static size_t cfa_slot(uintptr_t ip) {
 	    (64 - CFA_LG_CACHE));
 }
 
-/* The packed rule of r, or CFA_END when it does not fit. */
-static unsigned cfa_pack(const cfa_rule_t *r) {
-	if (r->ra_off != -8 || r->cfa_off < 8 || r->cfa_off > 254 * 8 ||
-	    (r->cfa_off & 7) != 0 || r->bp_how == CFA_LOST ||
-	    (r->bp_how == CFA_AT && (r->bp_off >= 0 || (r->bp_off & 7) != 0
-	    || r->bp_off < -127 * 8)))
-		return CFA_END;
-	unsigned k = r->bp_how == CFA_AT ? (unsigned)(-r->bp_off / 8) : 0;
-	return (unsigned)(r->cfa_reg == CFA_REG_BP) |
-	    (unsigned)(r->cfa_off / 8) << 1 | k << 9;
+static uint64_t cfa_check(uintptr_t ip, uint64_t rule) {
+	uint64_t h = ((uint64_t)ip ^ (rule & 0xffffffffffffull)) *
+	    0xff51afd7ed558ccdull;
+	return (h >> 48) << 48;
 }
 
-static void cfa_unpack(unsigned packed, cfa_rule_t *r) {
+/* The packed rule of r (without its check); false when it does not fit. */
+static bool cfa_pack(const cfa_rule_t *r, uint64_t *out) {
+	if (r->ra_off != -8 || r->cfa_off < 8 || r->cfa_off >= ((int64_t)1 << 32)
+	    || r->bp_how == CFA_LOST || (r->bp_how == CFA_AT &&
+	    (r->bp_off >= 0 || (r->bp_off & 7) != 0 || r->bp_off <= -(8 << 15))))
+		return false;
+	uint64_t k = r->bp_how == CFA_AT ? (uint64_t)(-r->bp_off / 8) : 0;
+	*out = (uint64_t)(r->cfa_reg == CFA_REG_BP) | k << 1 |
+	    (uint64_t)r->cfa_off << 16;
+	return true;
+}
+
+static void cfa_unpack(uint64_t packed, cfa_rule_t *r) {
+	uint64_t k = (packed >> 1) & 0x7fff;
 	r->cfa_reg = (packed & 1) ? CFA_REG_BP : CFA_REG_SP;
-	r->cfa_off = (int64_t)((packed >> 1) & 0xff) * 8;
+	r->cfa_off = (int64_t)((packed >> 16) & 0xffffffffull);
 	r->ra_how = CFA_AT;
 	r->ra_off = -8;
-	r->bp_how = (packed >> 9) != 0 ? CFA_AT : CFA_SAME;
-	r->bp_off = -(int64_t)(packed >> 9) * 8;
+	r->bp_how = k != 0 ? CFA_AT : CFA_SAME;
+	r->bp_off = -(int64_t)k * 8;
 }
 
 /* Whether a frame can be followed by rule r. */
@@ -424,20 +437,24 @@ static bool cfa_usable(const cfa_rule_t *r) {
 /* The rule for return address ip, from the cache or worked out (and kept
  * when it packs); false when the stack ends there. */
 static bool cfa_rule_of(uintptr_t ip, cfa_rule_t *r) {
-	bool keep = ip < ((uintptr_t)1 << 48);
-	_Atomic uint64_t *slot = &cfa_cache[cfa_slot(ip)];
-	uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
-	if (keep && e >> 16 == ip) {
-		if ((e & 0xffff) == CFA_END)
-			return false;
-		cfa_unpack((unsigned)(e & 0xffff), r);
-		return true;
-	}
-	bool ok = cfa_rule_find(ip - 1, r) && cfa_usable(r);
-	unsigned packed = ok ? cfa_pack(r) : CFA_END;
-	if (keep && (!ok || packed != CFA_END))
-		atomic_store_explicit(slot, (uint64_t)ip << 16 | packed,
+	cfa_entry_t *e = &cfa_cache[cfa_slot(ip)];
+	if (atomic_load_explicit(&e->ip, memory_order_relaxed) == ip) {
+		uint64_t rule = atomic_load_explicit(&e->rule,
 		    memory_order_relaxed);
+		if ((rule & ~0xffffffffffffull) == cfa_check(ip, rule)) {
+			if (((rule >> 16) & 0xffffffffull) == 0)
+				return false;
+			cfa_unpack(rule, r);
+			return true;
+		}
+	}
+	uint64_t packed = CFA_END;
+	bool ok = cfa_rule_find(ip - 1, r) && cfa_usable(r);
+	if (!ok || cfa_pack(r, &packed)) {
+		atomic_store_explicit(&e->ip, ip, memory_order_relaxed);
+		atomic_store_explicit(&e->rule, packed | cfa_check(ip, packed),
+		    memory_order_relaxed);
+	}
 	return ok;
 }
 

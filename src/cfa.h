@@ -13,9 +13,10 @@
  * follow (a CFA by DWARF expression: signal trampolines, stack realignment
  * in main; the return address or rbp in another register) ends the stack.
  * Each return address's rule, once worked out, is kept in a lossy hash
- * table of single 64-bit words (relaxed atomics: a torn entry cannot be
- * seen), so a stack seen before costs a few dozen instructions a frame
- * (libgcc's _Unwind_Backtrace: about 1,600).
+ * table of two-word entries (relaxed atomics; the rule word carries a check
+ * of the address, so an entry torn by a concurrent writer reads as a miss),
+ * so a stack seen before costs a few dozen instructions a frame (libgcc's
+ * _Unwind_Backtrace: about 1,600).
  */
 #ifndef BM_CFA_H
 #define BM_CFA_H
