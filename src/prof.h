@@ -17,7 +17,8 @@
  * Lock: prof_lock (rank PROF, below the bases, which it calls with it held)
  * guards every record, stack and total. The stack is walked before the lock
  * is taken; meanwhile the thread's countdown is parked far away, so an
- * allocation made from inside the walk (libgcc, the loader) is not sampled.
+ * allocation made from inside the walk (libgcc's, where it is used) is not
+ * sampled.
  */
 #ifndef BM_PROF_H
 #define BM_PROF_H
