@@ -18,8 +18,8 @@ LDFLAGS_SO = -shared -Wl,--version-script=preload/export.map \
 
 # Modules in layer order (see README "Layers").
 # The statistics side wing (emit, stats, report, ctl) reads the layers.
-MODULES = os maps log conf secret zero stackwalk symbol hooks mutex sz base rtree pages purge \
-	extent huge bg slab harden arena tsd lookup prof profdump alloc align emit stats report ctl
+MODULES = os maps log conf secret zero cfa stackwalk symbol hooks mutex sz base rtree pages purge \
+	extent huge bg slab harden arena tsd lookup resize prof profdump alloc align emit stats report ctl
 # The exported names (preload/*.c); preload.c may throw through C++.
 PRELOAD = preload glibc
 CFLAGS_preload = -fexceptions

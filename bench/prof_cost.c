@@ -4,8 +4,9 @@
  *   valgrind --tool=callgrind --toggle-collect='work_*' \
  *     env LD_PRELOAD=./libbasemalloc.so BASEMALLOC_CONF=prof:true \
  *     bench/build/prof_cost fast 1000000
- * counts its instructions alone (bench/prof cost runs the matrix: main's
- * library against this one, prof:false and prof:true).
+ * counts its instructions alone (`bench/prof cost --pairs` runs every
+ * workload under basemalloc prof:false and prof:true and jemalloc with and
+ * without its prof:true, and prints the instructions per pair).
  * Workloads (argument 1):
  *   fast    malloc(64) + free, the small fast paths
  *   calloc  calloc(1, 64) + free

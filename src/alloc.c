@@ -19,6 +19,7 @@
 #include "os.h"
 #include "prof.h"
 #include "profdump.h"
+#include "resize.h"
 #include "rtree.h"
 #include "secret.h"
 #include "slab.h"
@@ -207,12 +208,18 @@ BM_NOINLINE static void *malloc_sampled(arena_t *a, size_t size,
 	return p;
 }
 
+static void *malloc_slow(size_t size, size_t alignment, bool zero);
+
 /* prof: the countdown passed zero (charged with size already); boots and
  * takes an arena on a thread's first allocation, whose count prof_sample_pick
  * draws. */
 BM_NOINLINE static void *malloc_prof_due(size_t size, size_t alignment,
     bool zero) {
 	arena_t *a;
+	if (UNLIKELY(!opt_prof)) {   /* bm_malloc's charge, once a thread */
+		tsd_tls.prof_left = PROF_GUARD;
+		return malloc_slow(size, alignment, zero);
+	}
 	if (UNLIKELY(size > PTRDIFF_MAX)) {   /* never sampled: uncharge */
 		tsd_tls.prof_left += (int64_t)size;
 		return malloc_enomem();
@@ -223,22 +230,71 @@ BM_NOINLINE static void *malloc_prof_due(size_t size, size_t alignment,
 	return malloc_sampled(a, size, alignment, zero);
 }
 
+/* A small block of a thread with an arena from its bin's refill (the
+ * slab pop failed); NULL when the caller must take malloc_plain. */
+static void *malloc_refill(size_t size, bool zero) {
+	arena_t *a = tsd_tls.arena;
+	void *p = a != NULL ? arena_malloc_small_slow(a, sz_size2index(size))
+	    : NULL;
+	if (LIKELY(p != NULL)) {
+		int64_t left = prof_park();   /* as in malloc_plain */
+		bg_maybe_start(&a->pages);
+		prof_unpark(left);
+		if (zero)
+			memset(p, 0, size);
+	}
+	return p;
+}
+
 /* prof: malloc and calloc while the profiler samples (malloc_fast_max is 0
- * then): one charge of the countdown, then malloc_fast's slab pop. A small
- * block is not zeroed (bm_calloc does it); a larger one is when zero. Tail
- * calls only, so that it needs no stack frame. */
-BM_NOINLINE static void *malloc_prof_fast(size_t size, bool zero) {
+ * then): one charge of the countdown, then malloc_fast's slab pop, or the
+ * refill malloc_slow takes. A small block is not zeroed (bm_calloc does
+ * it); a larger one is when zero. */
+BM_INLINE void *malloc_prof_fast(size_t size, bool zero) {
 	if (UNLIKELY(prof_sample_charge(size)))
 		return malloc_prof_due(size, QUANTUM, zero && size > SZ_LOOKUP_MAX);
 	if (LIKELY(size <= SZ_LOOKUP_MAX)) {
 		void *p = tsd_cur_pop(size);
-		if (LIKELY(p != NULL))
+		if (LIKELY(p != NULL) || (!config_hardened &&
+		    (p = malloc_refill(size, false)) != NULL))
 			return p;
 		return malloc_plain(size, QUANTUM, false);
 	}
 	if (UNLIKELY(size > PTRDIFF_MAX))
 		return malloc_prof_due(size, QUANTUM, false);  /* uncharges */
 	return malloc_plain(size, QUANTUM, zero);
+}
+
+/* Its two instances, tail calls only (no stack frame). */
+BM_NOINLINE static void *malloc_prof_small(size_t size) {
+	return malloc_prof_fast(size, false);
+}
+
+BM_NOINLINE static void *calloc_prof_small(size_t size) {
+	return malloc_prof_fast(size, true);
+}
+
+/* A small malloc whose slab pop failed: the bin's refill or the slow path. */
+BM_NOINLINE static void *malloc_small_refill(size_t size) {
+	void *p = config_hardened ? NULL : malloc_refill(size, false);
+	return p != NULL ? p : malloc_plain(size, QUANTUM, false);
+}
+
+/* bm_malloc's way out of the fast path (every call under prof, whose
+ * malloc_fast_max is 0). A small request charges the countdown with or
+ * without the profiler, so that it needs no test of opt_prof: without it
+ * the charge reaches zero once a thread (malloc_prof_due then parks the
+ * count) and the pop it retries fails again before the refill. */
+BM_INLINE void *malloc_out(size_t size) {
+	if (LIKELY(size <= SZ_LOOKUP_MAX)) {
+		if (UNLIKELY(prof_sample_charge(size)))
+			return malloc_prof_due(size, QUANTUM, false);
+		void *p = tsd_cur_pop(size);
+		return LIKELY(p != NULL) ? p : malloc_small_refill(size);
+	}
+	if (UNLIKELY(opt_prof))
+		return malloc_prof_small(size);
+	return malloc_slow(size, QUANTUM, false);
 }
 
 /* prof: the aligned calls and hardened builds: the countdown, then the
@@ -262,15 +318,10 @@ BM_NOINLINE static void *malloc_slow(size_t size, size_t alignment,
     bool zero) {
 	if (UNLIKELY(opt_prof))
 		return malloc_prof(size, alignment, zero);
-	arena_t *a = tsd_tls.arena;
-	if (!config_hardened && a != NULL && alignment == QUANTUM &&
-	    size <= malloc_fast_max) {
-		void *p = arena_malloc_small_slow(a, sz_size2index(size));
-		if (LIKELY(p != NULL)) {
-			bg_maybe_start(&a->pages);
-			return zero ? memset(p, 0, size) : p;
-		}
-	}
+	void *p;
+	if (!config_hardened && alignment == QUANTUM &&
+	    size <= malloc_fast_max && (p = malloc_refill(size, zero)) != NULL)
+		return p;
 	return malloc_plain(size, alignment, zero);
 }
 
@@ -298,9 +349,7 @@ void *bm_malloc(size_t size) {
 	void *p = malloc_fast(size);
 	if (LIKELY(p != NULL))
 		return p;
-	if (UNLIKELY(opt_prof))
-		return malloc_prof_fast(size, false);
-	return malloc_slow(size, QUANTUM, false);
+	return malloc_out(size);
 }
 
 void *bm_calloc(size_t n, size_t size) {
@@ -312,11 +361,12 @@ void *bm_calloc(size_t n, size_t size) {
 	void *p = malloc_fast(total);
 	if (LIKELY(p != NULL))
 		return memset(p, 0, total);
-	if (UNLIKELY(opt_prof)) {
-		p = malloc_prof_fast(total, true);
-		return p != NULL && total <= SZ_LOOKUP_MAX ? memset(p, 0, total)
-		    : p;
+	if (LIKELY(total <= SZ_LOOKUP_MAX)) {
+		p = malloc_out(total);
+		return p != NULL ? memset(p, 0, total) : NULL;
 	}
+	if (UNLIKELY(opt_prof))
+		return calloc_prof_small(total);   /* zeroes */
 	return malloc_slow(total, QUANTUM, true);
 }
 
@@ -449,62 +499,6 @@ void malloc_delete_sized(void *p, size_t size, size_t alignment) {
 	free_sized(p, size, alignment, "operator delete");
 }
 
-/* Hardened builds: block p of s now holds size bytes: move its canary and
- * zero what a shrink cut off (a free zeroes only the bytes up to it). */
-static void realloc_small_tail(slab_t *s, void *p, size_t size) {
-	size_t old = lookup_usable(&s->ext, p, "realloc");
-	size_t from = MIN(old, size);  /* bytes past the new size read as 0 */
-	memset((char *)p + from, 0, old - from + sizeof(uint64_t));
-	slab_tail_set(s, p, size);
-}
-
-/* Resize small block p of s in place if size keeps its class; else NULL. */
-static void *realloc_small_in_place(slab_t *s, void *p, size_t size) {
-	if (lookup_class(size, QUANTUM) != s->ext.szind)
-		return NULL;
-	if (config_hardened)
-		realloc_small_tail(s, p, size);
-	return p;
-}
-
-/* Resize e's allocation in place (or, for huge, by mremap); returns the
- * new address or NULL when it has to move by copying. Hardened builds move
- * runs: a kept guarded run costs less than moving a guard page. */
-static void *realloc_in_place(extent_t *e, void *p, size_t size) {
-	if (e->kind == EXTENT_SLAB)
-		return realloc_small_in_place((slab_t *)e, p, size);
-	if (lookup_class(size, QUANTUM) != SZ_NSMALL)
-		return NULL;
-	arena_t *a = e->owner;
-	if (config_hardened)
-		return lookup_run_size(size, QUANTUM) + HARDEN_GUARD == e->size ?
-		    p : NULL;
-	if (e->kind == EXTENT_LARGE) {
-		size_t usize = sz_s2u(size);
-		if (usize >= SZ_HUGE_MIN)
-			return NULL;
-		if (usize < e->size) {
-			extent_run_shrink(&a->pages, e, usize);
-			bg_wake();
-		} else if (usize > e->size &&
-		    extent_run_grow(&a->pages, e, usize) != 0)
-			return NULL;
-		return p;
-	}
-	if (size < SZ_HUGE_MIN)
-		return NULL;
-	size_t usize = PAGE_CEILING(size);
-	if (usize == e->size)
-		return p;
-	int saved = errno;
-	if (huge_resize(&a->pages, e, usize) == 0)
-		return (void *)e->addr;
-	/* A shrink the kernel refused (too many mappings to cut this one)
-	 * keeps the block as it is, as glibc does. */
-	errno = saved;
-	return usize < e->size ? p : NULL;
-}
-
 /* prof: run e was resized in place from old to size bytes: a sample keeps
  * its record with the new size; an unsampled run's growth is charged to the
  * countdown like an allocation of that many bytes. */
@@ -524,7 +518,7 @@ BM_NOINLINE static void malloc_prof_resized(extent_t *e, size_t old,
 BM_NOINLINE static void *realloc_keep(extent_t *e, void *p, size_t size,
     int saved_errno) {
 	if (config_hardened && e->kind == EXTENT_SLAB)
-		realloc_small_tail((slab_t *)e, p, size);
+		resize_small_tail((slab_t *)e, p, size);
 	__atomic_store_n(&e->shrunk, 1, __ATOMIC_RELAXED);
 	errno = saved_errno;
 	return p;
@@ -551,7 +545,7 @@ void *bm_realloc(void *p, size_t size) {
 		if (e == NULL)
 			return NULL;
 		old = lookup_usable(e, p, "realloc");
-		void *q = realloc_in_place(e, p, size);
+		void *q = resize_in_place(e, p, size);
 		if (q != NULL) {
 			if (UNLIKELY(opt_prof) && e->kind != EXTENT_SLAB)
 				malloc_prof_resized(e, old, size);

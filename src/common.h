@@ -30,6 +30,7 @@
 #define BM_NORETURN __attribute__((noreturn))
 #define BM_UNUSED   __attribute__((unused))
 #define BM_EXPORT   __attribute__((visibility("default")))
+#define BM_HIDDEN   __attribute__((visibility("hidden")))  /* no GOT load */
 #define BM_FORMAT(a, b) __attribute__((format(printf, a, b)))
 
 /* basemalloc's version (bm_ctl "version", the reports). */

@@ -111,7 +111,7 @@ typedef enum {
 #define CONF_DECL_ENUM(name, cap) unsigned opt_##name
 #define CONF_DECL_STRING(name, cap) char opt_##name[cap]
 #define CONF_DECLARE(name, kind, cap, choices, min, init, def, unit, doc) \
-	extern CONF_DECL_##kind(name, cap);
+	extern BM_HIDDEN CONF_DECL_##kind(name, cap);
 CONF_OPTIONS(CONF_DECLARE)
 
 typedef enum {

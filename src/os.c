@@ -562,3 +562,15 @@ void *os_library_symbol(const char *lib, const char *sym) {
 		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 	return h != NULL ? dlsym(h, sym) : NULL;
 }
+
+extern int _dl_find_object(void *, struct dl_find_object *) __attribute__((weak));
+
+int os_unwind_table(uintptr_t pc, const void **hdr) {
+	struct dl_find_object fo;
+	if (_dl_find_object == NULL)
+		return ENOSYS;
+	if (_dl_find_object((void *)pc, &fo) != 0 || fo.dlfo_eh_frame == NULL)
+		return ENOENT;
+	*hdr = fo.dlfo_eh_frame;
+	return 0;
+}

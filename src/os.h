@@ -155,5 +155,9 @@ void os_file_unmap(void *addr, size_t size);
  * it is not loaded yet (RTLD_LOCAL); NULL when either cannot be found.
  * Allocates and takes the loader's lock: never call it from malloc. */
 void *os_library_symbol(const char *lib, const char *sym);
+/* The unwind table (.eh_frame_hdr) of the loaded object holding pc, by
+ * glibc's _dl_find_object (2.35; lock-free, allocates nothing). 0, ENOENT
+ * (no object or no table), or ENOSYS (no _dl_find_object). */
+int os_unwind_table(uintptr_t pc, const void **hdr);
 
 #endif

@@ -17,7 +17,8 @@
  * Lock: prof_lock (rank PROF, below the bases, which it calls with it held)
  * guards every record, stack and total. The stack is walked before the lock
  * is taken; meanwhile the thread's countdown is parked far away, so an
- * allocation made from inside the walk (libgcc, the loader) is not sampled.
+ * allocation made from inside the walk (libgcc's, where it is used) is not
+ * sampled.
  */
 #ifndef BM_PROF_H
 #define BM_PROF_H
@@ -42,11 +43,20 @@ void prof_boot_late(void);
 bool prof_sample_pick(size_t size);
 
 /* Charge size bytes to the calling thread's countdown; true when it
- * passed zero (then prof_sample_pick decides). Only while opt_prof. */
+ * reached zero (then prof_sample_pick decides). Only while opt_prof. The
+ * countdown is never negative here (it starts at 0, and every charge that
+ * reaches zero draws the next one), so the test is unsigned: left <= size. */
 BM_INLINE bool prof_sample_charge(size_t size) {
-	int64_t left = (int64_t)((uint64_t)tsd_tls.prof_left - size);
-	tsd_tls.prof_left = left;
-	return UNLIKELY(left <= 0);
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	bool due;   /* one sub on the TLS word, its flags the test */
+	__asm__("subq %[s], %[left]" : [left] "+m"(tsd_tls.prof_left),
+	    "=@ccbe"(due) : [s] "r"(size));
+	return UNLIKELY(due);
+#else
+	uint64_t left = (uint64_t)tsd_tls.prof_left;
+	tsd_tls.prof_left = (int64_t)(left - size);
+	return UNLIKELY(left <= size);
+#endif
 }
 
 /* Park the calling thread's countdown around allocations made on the

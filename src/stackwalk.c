@@ -1,12 +1,13 @@
 /*
- * stackwalk: the two stack walkers (see stackwalk.h). The DWARF walker's
- * functions come from libgcc_s through os_library_symbol, called once from
- * the constructor; they are published with a release store and used only
- * after an acquire load sees them.
+ * stackwalk: the three stack walkers (see stackwalk.h). libgcc's functions
+ * come from libgcc_s through os_library_symbol, called once from the
+ * constructor when cfa cannot be used; they are published with a
+ * release store of the mode and used only after an acquire load sees it.
  */
 #include "stackwalk.h"
 #include "maps.h"
 #include "os.h"
+#include "cfa.h"
 
 #include <errno.h>
 #include <unwind.h>
@@ -16,7 +17,9 @@ typedef _Unwind_Ptr (*stackwalk_get_ip_fn_t)(struct _Unwind_Context *);
 
 static uintptr_t stackwalk_self_lo, stackwalk_self_hi;   /* basemalloc's code */
 static stackwalk_get_ip_fn_t stackwalk_get_ip;
-static _Atomic(stackwalk_trace_fn_t) stackwalk_trace;
+static stackwalk_trace_fn_t stackwalk_trace;
+static bool stackwalk_tables;                            /* cfa works */  
+static _Atomic int stackwalk_now = STACKWALK_FP;         /* the mode */
 
 int stackwalk_boot(void) {
 	maps_entry_t m;
@@ -25,24 +28,46 @@ int stackwalk_boot(void) {
 		return err;
 	stackwalk_self_lo = m.start;
 	stackwalk_self_hi = m.end;
+	stackwalk_tables = cfa_boot() == 0;
+	if (stackwalk_tables)
+		atomic_store(&stackwalk_now, STACKWALK_TABLES);
 	return 0;
 }
 
-int stackwalk_load_dwarf(void) {
-	if (stackwalk_dwarf())
+/* Load libgcc's walker (not from malloc). */
+static int stackwalk_load_libgcc(void) {
+	if (stackwalk_trace != NULL)
 		return 0;
 	void *trace = os_library_symbol("libgcc_s.so.1", "_Unwind_Backtrace");
 	void *get_ip = os_library_symbol("libgcc_s.so.1", "_Unwind_GetIP");
 	if (trace == NULL || get_ip == NULL)
 		return ENOENT;
 	stackwalk_get_ip = (stackwalk_get_ip_fn_t)get_ip;
-	atomic_store_explicit(&stackwalk_trace, (stackwalk_trace_fn_t)trace,
-	    memory_order_release);
+	stackwalk_trace = (stackwalk_trace_fn_t)trace;
 	return 0;
 }
 
+int stackwalk_load_dwarf(void) {
+	if (stackwalk_dwarf())
+		return 0;
+	return stackwalk_use(STACKWALK_LIBGCC);
+}
+
+int stackwalk_use(stackwalk_mode_t mode) {
+	if (mode == STACKWALK_TABLES && !stackwalk_tables)
+		return ENOENT;
+	if (mode == STACKWALK_LIBGCC && stackwalk_load_libgcc() != 0)
+		return ENOENT;
+	atomic_store_explicit(&stackwalk_now, mode, memory_order_release);
+	return 0;
+}
+
+stackwalk_mode_t stackwalk_mode(void) {
+	return atomic_load_explicit(&stackwalk_now, memory_order_acquire);
+}
+
 bool stackwalk_dwarf(void) {
-	return atomic_load_explicit(&stackwalk_trace, memory_order_acquire) != NULL;
+	return stackwalk_mode() != STACKWALK_FP;
 }
 
 static bool stackwalk_is_self(uintptr_t ip) {
@@ -93,10 +118,14 @@ size_t stackwalk_get(uintptr_t *frames, size_t max) {
 	stackwalk_walk_t w = { frames, 0, max };
 	if (max == 0)
 		return 0;
-	stackwalk_trace_fn_t trace = atomic_load_explicit(&stackwalk_trace,
-	    memory_order_acquire);
-	if (trace == NULL)
+	switch (stackwalk_mode()) {
+	case STACKWALK_TABLES:
+		return cfa_walk(frames, max, stackwalk_self_lo,
+		    stackwalk_self_hi);
+	case STACKWALK_LIBGCC:
+		stackwalk_trace(stackwalk_step, &w);
+		return w.n;
+	default:
 		return stackwalk_fp(&w);
-	trace(stackwalk_step, &w);
-	return w.n;
+	}
 }

@@ -1,7 +1,8 @@
 /*
  * test_stackwalk: the profiler's lowest pieces, linked directly: os's raw file
- * calls and /proc/self/maps lookup, the two stack walkers (frame pointers
- * before libgcc's unwinder is loaded, then DWARF) and symbol lookup.
+ * calls and /proc/self/maps lookup, the three stack walkers (frame pointers,
+ * libgcc's unwinder, and unwind's tables walker, checked against libgcc's
+ * frame for frame) and symbol lookup.
  * The test program is "basemalloc's own code" here (stackwalk_boot finds the
  * mapping that holds unwind.c, i.e. this binary), so its frames are left
  * out and the first recorded frame is libc's caller of main.
@@ -81,11 +82,23 @@ static bool frames_executable(const uintptr_t *f, size_t n) {
 	return true;
 }
 
-/* stackwalk: frame pointers, then libgcc's DWARF unwinder */
+/* A stack like a program's without frame pointers: f[] gets the walk
+ * made 8 + depth frames down, each frame holding a different amount. */
+__attribute__((noinline)) static size_t walk_deep(uintptr_t *f, size_t max,
+    unsigned depth) {
+	volatile char pad[40 * (depth % 5) + 8];
+	pad[0] = (char)depth;
+	size_t n = depth == 0 ? walk1(f, max) : walk_deep(f, max, depth - 1);
+	__asm__ volatile("" ::: "memory");
+	return n + (size_t)(pad[0] - (char)depth);
+}
+
+/* stackwalk: frame pointers, the tables walker, libgcc's DWARF unwinder */
 static int test_walkers(void) {
-	uintptr_t f[STACKWALK_DEPTH_MAX];
+	uintptr_t f[STACKWALK_DEPTH_MAX], g[STACKWALK_DEPTH_MAX];
 	CHECK(stackwalk_boot() == 0);
-	CHECK(!stackwalk_dwarf());
+	CHECK(stackwalk_mode() == STACKWALK_TABLES, "unwind works here");
+	CHECK(stackwalk_use(STACKWALK_FP) == 0 && !stackwalk_dwarf());
 	size_t n = walk1(f, STACKWALK_DEPTH_MAX);
 	CHECK(n <= STACKWALK_DEPTH_MAX && frames_executable(f, n), "%zu", n);
 #ifdef __SANITIZE_ADDRESS__
@@ -93,11 +106,28 @@ static int test_walkers(void) {
 	CHECK(n >= 1 && in_module(f[0] - 1, "libc.so"), "%zu frames", n);
 #endif
 	CHECK(walk1(f, 0) == 0);
-	CHECK(stackwalk_load_dwarf() == 0 && stackwalk_dwarf());
+	CHECK(stackwalk_load_dwarf() == 0 && stackwalk_mode() ==
+	    STACKWALK_LIBGCC);
 	n = walk1(f, STACKWALK_DEPTH_MAX);
 	CHECK(n >= 2 && n < STACKWALK_DEPTH_MAX && frames_executable(f, n) &&
 	    in_module(f[0] - 1, "libc.so"), "%zu frames", n);
 	CHECK(walk1(f, 1) == 1);
+	/* The tables walker finds what libgcc finds, frame for frame, twice
+	 * (the second time from its rule cache), and cuts at max. This
+	 * binary's frames are "basemalloc's" (left out), so what is compared
+	 * is libc's and _start's, reached through 8 + depth frames of it. */
+	for (unsigned depth = 0; depth < 20; depth += 7) {
+		CHECK(stackwalk_use(STACKWALK_LIBGCC) == 0);
+		n = walk_deep(f, STACKWALK_DEPTH_MAX, depth);
+		for (int pass = 0; pass < 2; pass++) {
+			CHECK(stackwalk_use(STACKWALK_TABLES) == 0);
+			size_t m = walk_deep(g, STACKWALK_DEPTH_MAX, depth);
+			CHECK(m == n && memcmp(f, g, n * sizeof(f[0])) == 0,
+			    "depth %u: %zu frames, libgcc %zu", depth, m, n);
+		}
+		CHECK(n >= 2 && in_module(f[0] - 1, "libc.so"), "%zu", n);
+	}
+	CHECK(walk_deep(g, 3, 9) == 3);
 	return CHECK_OK;
 }
 
