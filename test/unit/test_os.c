@@ -5,6 +5,7 @@
 #include "check.h"
 #include "os.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +14,9 @@
 static int test_boot(void) {
 	CHECK(os_boot() == 0);
 	CHECK(os_ncpus() >= 1);
+	cpu_set_t set;   /* the raw call counts what libc's wrapper does */
+	CHECK(sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    os_ncpus() == (unsigned)CPU_COUNT(&set), "%u cpus", os_ncpus());
 	CHECK(os_thp_mode() <= OS_THP_UNKNOWN);
 	CHECK(strcmp(os_thp_mode_name(OS_THP_MADVISE), "madvise") == 0);
 	uint64_t a = os_now_ns(), b = os_now_ns();
