@@ -3,7 +3,7 @@
 # columns = allocators (in the order given by -v allocs), each cell the median
 # over the successful runs and, in parentheses, its ratio to glibc; a column
 # "basemalloc vs best peer" (basemalloc / the best of jemalloc, mimalloc,
-# tcmalloc; basemalloc-hardened is not a peer), a column "hardened vs
+# tcmalloc; basemalloc-hardened and the profiler columns are not peers), a column "hardened vs
 # default" (basemalloc-hardened / basemalloc) when both ran, and a
 # geometric-mean row. Writes, under -v outdir: tables.txt
 # (what it printed), summary.csv (medians), results.json (medians, ratios and
@@ -226,7 +226,7 @@ BEGIN {
 	for (c = 1; c <= nalloc; c++) {
 		if (A[c] == "basemalloc") has_bm = 1
 		else if (A[c] == "basemalloc-hardened") has_hd = 1
-		else if (A[c] != "glibc") P[++npeer] = A[c]
+		else if (A[c] ~ /^(jemalloc|mimalloc|tcmalloc)$/) P[++npeer] = A[c]
 	}
 	cbp = has_bm && npeer ? nalloc + 1 : 0
 	chd = has_bm && has_hd ? nalloc + (cbp ? 2 : 1) : 0
