@@ -328,7 +328,10 @@ BM_INLINE void *slab_alloc(slab_t *s) {
 	void *next = (void *)slab_link(s, b, (uintptr_t)b[0]);
 	__asm__("" : "+r"(next));   /* test next itself: gcc would keep both
 	                             * the link and the key to compare them */
-	if (UNLIKELY(!slab_block_ok(s, next)) && next != NULL)
+	s->free = next;             /* stored before the test: no copy of next
+	                             * lives across it */
+	if (UNLIKELY(!slab_block_ok(s, next)) &&
+	    *(void *volatile *)&s->free != NULL)
 		return slab_alloc_last(s, b);
 	return slab_pop(s, b, next);
 }
